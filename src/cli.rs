@@ -1,0 +1,786 @@
+//! Command line: argv and environment → a validated [`Invocation`].
+//!
+//! lexopt only tokenises. One loop fills [`Raw`] with what was written; [`resolve`] then
+//! validates every value (GUIDs, names, URLs, formats) and applies the environment, so that bad
+//! input is exit 2 before anything is sent. Global flags are accepted before or after the
+//! command.
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use crate::arm::{ResourceGroupName, SubscriptionId, check_identity_resource_id, is_guid};
+use crate::cloud::Cloud;
+use crate::error::{Error, Result};
+use crate::http::Endpoint;
+use crate::imds::{DEFAULT_ENDPOINT, Identity};
+use crate::output::{Format, Query};
+
+/// The default `--timeout`: covers IMDS's documented 70-second 410 window, with room for backoff.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 90;
+
+pub const HELP: &str = "\
+armi: act as this Azure machine's managed identity: get a token from the
+Instance Metadata Service (IMDS) and call Azure Resource Manager (ARM).
+
+Usage: armi [FLAGS] COMMAND [ARGS]
+
+Commands:
+  group [NAME]        print a resource group (default: this VM's own)
+  token [RESOURCE]    print an access token (default: for this cloud's ARM)
+  instance            print this VM's instance metadata
+  help [COMMAND]      print help for armi or a command
+
+Flags (before or after the command):
+  -s, --subscription ID     subscription GUID (default: this VM's)
+  -g, --resource-group NAME resource group (default: this VM's)
+      --client-id ID        act as the user-assigned identity with this client
+                            id (env AZURE_CLIENT_ID)
+      --object-id ID        ... with this object (principal) id
+      --resource-id ARMID   ... with this resource id
+      --cloud NAME          public, usgov, china (env ARMI_CLOUD;
+                            default: IMDS compute.azEnvironment, else public)
+      --arm-endpoint URL    ARM base URL (env ARMI_ARM_ENDPOINT); http:// only
+                            for loopback hosts
+      --imds-endpoint URL   IMDS base URL (env ARMI_IMDS_ENDPOINT;
+                            default http://169.254.169.254)
+      --api-version V       ARM api-version for the call
+  -q, --query EXPR          print part of the output: a path like
+                            properties.provisioningState, value[].name,
+                            tags.\"Owner \", or a JSON Pointer like /a/b
+  -o, --output FMT          json (default), compact, tsv, none
+                            (token: raw (default), json, env, header too)
+      --timeout SECS        one deadline for everything, retries included (90)
+      --ca-file PEM         trust these roots for ARM instead of the built-in
+                            ones (env SSL_CERT_FILE)
+  -v, --verbose             trace requests and retries to stderr (no tokens)
+  -h, --help                print help
+  -V, --version             print version
+
+Exit codes: 0 ok, 1 failed, 2 usage, 3 identity endpoint unreachable,
+4 no identity, 5 denied (401/403), 6 not found (404), 7 gave up (retries
+or --timeout exhausted).
+
+Examples:
+  armi group                              this VM's resource group
+  armi group -q properties.provisioningState -o tsv
+  TOKEN=$(armi token)                     a token for ARM
+  armi token https://vault.azure.net -o header | curl -H @- https://...
+  armi --client-id 11111111-2222-3333-4444-555555555555 group
+
+armi never prints a token except on stdout for `armi token`, and never uses a
+proxy for IMDS. HTTPS_PROXY, ALL_PROXY and NO_PROXY apply to ARM (curl's rules).
+";
+
+const GROUP_HELP: &str = "\
+armi group [NAME]: print a resource group as ARM returns it.
+
+NAME (or -g) defaults to this VM's own group, -s to its subscription, both
+from IMDS instance metadata. The cloud (ARM endpoint and token audience)
+comes from compute.azEnvironment unless --cloud says otherwise.
+
+Usage: armi group [NAME] [-s ID] [--api-version V] [FLAGS]
+
+Examples:
+  armi group
+  armi group rg-web -s 8d10da13-8125-4ba9-a717-bf7490507b3d
+  armi group -q tags.env -o tsv
+  armi group --client-id 11111111-2222-3333-4444-555555555555
+
+The default api-version is 2021-04-01. A missing Reader role is exit 5 with
+the role assignment to make; a missing group is exit 6.
+";
+
+const TOKEN_HELP: &str = "\
+armi token [RESOURCE]: print an access token from the managed identity.
+
+RESOURCE is the audience (default: this cloud's ARM, which is
+https://management.azure.com/ on the public cloud), e.g. https://vault.azure.net
+or https://storage.azure.com/.
+
+Usage: armi token [RESOURCE] [-o raw|json|compact|tsv|env|header|none] [FLAGS]
+
+Output:
+  raw      the token alone (default), for TOKEN=$(armi token)
+  json     {access_token, token_type, resource, client_id, expires_on (epoch
+           seconds), expires_at (RFC 3339)}
+  env      export lines: eval \"$(armi token -o env)\" sets AZURE_ACCESS_TOKEN
+           and AZURE_ACCESS_TOKEN_EXPIRES_ON
+  header   'Authorization: Bearer ...', for curl -H @-
+
+Examples:
+  TOKEN=$(armi token)
+  armi token https://vault.azure.net -o header | curl -sH @- \\
+      'https://myvault.vault.azure.net/secrets/db?api-version=7.4'
+  armi token -q expires_at -o tsv
+";
+
+const INSTANCE_HELP: &str = "\
+armi instance: print this VM's instance metadata (IMDS /metadata/instance,
+api-version 2021-02-01) as IMDS returns it: every value is a string.
+
+Usage: armi instance [-q EXPR] [-o FMT] [FLAGS]
+
+Examples:
+  armi instance
+  armi instance -q compute.location -o tsv
+  armi instance -q network.interface[].ipv4.ipAddress[].privateIpAddress -o tsv
+";
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Parsed {
+    /// Print this help on stdout, exit 0.
+    Help(&'static str),
+    /// Print the version, exit 0.
+    Version,
+    /// No command: print the usage on stderr, exit 2.
+    MissingCommand,
+    Run(Box<Invocation>),
+}
+
+/// A command and the settings it runs with, all validated.
+#[derive(Debug)]
+pub struct Invocation {
+    pub command: Command,
+    pub settings: Settings,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Command {
+    Group,
+    Token { resource: Option<String> },
+    Instance,
+}
+
+/// How armi prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Data(Format),
+    /// `armi token` only: the token alone.
+    Raw,
+    /// `armi token` only: shell export lines.
+    Env,
+    /// `armi token` only: an Authorization header line.
+    Header,
+}
+
+/// Validated settings.
+#[derive(Debug)]
+pub struct Settings {
+    pub subscription: Option<SubscriptionId>,
+    pub resource_group: Option<ResourceGroupName>,
+    pub identity: Identity,
+    pub cloud: Option<Cloud>,
+    pub arm_endpoint: Option<Endpoint>,
+    pub imds_endpoint: Endpoint,
+    pub api_version: Option<String>,
+    pub query: Option<Query>,
+    pub output: Output,
+    pub timeout: Duration,
+    /// Roots for ARM: a path and where it came from (`--ca-file` or `SSL_CERT_FILE`).
+    pub ca_file: Option<(String, &'static str)>,
+    pub verbose: bool,
+}
+
+/// What was written, before validation.
+#[derive(Debug, Default)]
+struct Raw {
+    command: Option<String>,
+    positionals: Vec<String>,
+    subscription: Option<String>,
+    resource_group: Option<String>,
+    client_id: Option<String>,
+    object_id: Option<String>,
+    resource_id: Option<String>,
+    cloud: Option<String>,
+    arm_endpoint: Option<String>,
+    imds_endpoint: Option<String>,
+    api_version: Option<String>,
+    query: Option<String>,
+    output: Option<String>,
+    timeout: Option<String>,
+    ca_file: Option<String>,
+    verbose: bool,
+    help: bool,
+    version: bool,
+}
+
+/// Parses argv (without the program name) and the environment.
+pub fn parse<I>(args: I, env: &dyn Fn(&str) -> Option<String>) -> Result<Parsed>
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    let raw = tokenise(args)?;
+    if raw.version {
+        return Ok(Parsed::Version);
+    }
+    if raw.help || raw.command.as_deref() == Some("help") {
+        let topic = if raw.command.as_deref() == Some("help") {
+            raw.positionals.first().map(String::as_str)
+        } else {
+            raw.command.as_deref()
+        };
+        return Ok(Parsed::Help(help_for(topic)?));
+    }
+    let Some(name) = raw.command.clone() else {
+        return Ok(Parsed::MissingCommand);
+    };
+    let command = command(&name, &raw)?;
+    let settings = resolve(raw, &command, env)?;
+    Ok(Parsed::Run(Box::new(Invocation { command, settings })))
+}
+
+fn help_for(topic: Option<&str>) -> Result<&'static str> {
+    match topic {
+        None => Ok(HELP),
+        Some("group") => Ok(GROUP_HELP),
+        Some("token") => Ok(TOKEN_HELP),
+        Some("instance") => Ok(INSTANCE_HELP),
+        Some("help") => Ok(HELP),
+        Some(other) => Err(unknown_command(other)),
+    }
+}
+
+fn unknown_command(name: &str) -> Error {
+    Error::usage(format!("unknown command '{}'", crate::imds::clean(name)))
+        .with_hint("commands: group, token, instance; see armi --help")
+}
+
+/// One pass over argv: flags anywhere, the first value is the command, the rest positionals.
+fn tokenise<I>(args: I) -> Result<Raw>
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    use lexopt::prelude::*;
+    let mut raw = Raw::default();
+    let mut parser = lexopt::Parser::from_args(args);
+    while let Some(arg) = parser.next()? {
+        let flag = match &arg {
+            Short(c) => format!("-{c}"),
+            Long(l) => format!("--{l}"),
+            Value(_) => String::new(),
+        };
+        let slot = match arg {
+            Short('h') | Long("help") => {
+                raw.help = true;
+                continue;
+            }
+            Short('V') | Long("version") => {
+                raw.version = true;
+                continue;
+            }
+            Short('v') | Long("verbose") => {
+                raw.verbose = true;
+                continue;
+            }
+            Value(v) => {
+                let v = v
+                    .into_string()
+                    .map_err(|v| Error::usage(format!("argument {v:?} is not valid UTF-8")))?;
+                if raw.command.is_none() {
+                    raw.command = Some(v);
+                } else {
+                    raw.positionals.push(v);
+                }
+                continue;
+            }
+            Short('s') | Long("subscription") => &mut raw.subscription,
+            Short('g') | Long("resource-group") => &mut raw.resource_group,
+            Long("client-id") => &mut raw.client_id,
+            Long("object-id") => &mut raw.object_id,
+            Long("resource-id") => &mut raw.resource_id,
+            Long("cloud") => &mut raw.cloud,
+            Long("arm-endpoint") => &mut raw.arm_endpoint,
+            Long("imds-endpoint") => &mut raw.imds_endpoint,
+            Long("api-version") => &mut raw.api_version,
+            Short('q') | Long("query") => &mut raw.query,
+            Short('o') | Long("output") => &mut raw.output,
+            Long("timeout") => &mut raw.timeout,
+            Long("ca-file") => &mut raw.ca_file,
+            _ => {
+                return Err(Error::from(arg.unexpected()).with_hint("see armi --help"));
+            }
+        };
+        let value = parser
+            .value()?
+            .into_string()
+            .map_err(|v| Error::usage(format!("{flag}: {v:?} is not valid UTF-8")))?;
+        if slot.is_some() {
+            return Err(Error::usage(format!("{flag} was given more than once")));
+        }
+        *slot = Some(value);
+    }
+    Ok(raw)
+}
+
+fn command(name: &str, raw: &Raw) -> Result<Command> {
+    let extra = |max: usize| -> Result<()> {
+        match raw.positionals.get(max) {
+            Some(v) => Err(Error::usage(format!(
+                "armi {name}: unexpected argument '{}'",
+                crate::imds::clean(v)
+            ))
+            .with_hint(format!("see armi {name} --help"))),
+            None => Ok(()),
+        }
+    };
+    match name {
+        "group" => {
+            extra(1)?;
+            Ok(Command::Group)
+        }
+        "token" => {
+            extra(1)?;
+            Ok(Command::Token {
+                resource: raw.positionals.first().cloned(),
+            })
+        }
+        "instance" => {
+            extra(0)?;
+            Ok(Command::Instance)
+        }
+        other => Err(unknown_command(other)),
+    }
+}
+
+/// Validates every value and applies the environment (flags win).
+fn resolve(raw: Raw, command: &Command, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings> {
+    let env = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+    let subscription = raw
+        .subscription
+        .as_deref()
+        .map(|s| SubscriptionId::parse(s).map_err(|e| Error::usage(format!("--subscription: {e}"))))
+        .transpose()?;
+    let resource_group = group_name(&raw, command)?;
+    let identity = identity(&raw, &env)?;
+    let cloud = match (raw.cloud.as_deref(), env("ARMI_CLOUD")) {
+        (Some(name), _) => Some(cloud_named(name, "--cloud")?),
+        (None, Some(name)) => Some(cloud_named(&name, "ARMI_CLOUD")?),
+        (None, None) => None,
+    };
+    let arm_endpoint = match (raw.arm_endpoint.clone(), env("ARMI_ARM_ENDPOINT")) {
+        (Some(url), _) => Some(arm_endpoint(&url, "--arm-endpoint")?),
+        (None, Some(url)) => Some(arm_endpoint(&url, "ARMI_ARM_ENDPOINT")?),
+        (None, None) => None,
+    };
+    let imds_endpoint = match (raw.imds_endpoint.clone(), env("ARMI_IMDS_ENDPOINT")) {
+        (Some(url), _) => imds_endpoint(&url, "--imds-endpoint")?,
+        (None, Some(url)) => imds_endpoint(&url, "ARMI_IMDS_ENDPOINT")?,
+        (None, None) => imds_endpoint(DEFAULT_ENDPOINT, "default")?,
+    };
+    let api_version = raw.api_version.as_deref().map(api_version).transpose()?;
+    let query = raw.query.as_deref().map(Query::parse).transpose()?;
+    let output = output(raw.output.as_deref(), command, query.is_some())?;
+    let timeout = timeout(raw.timeout.as_deref())?;
+    let ca_file = match (raw.ca_file, env("SSL_CERT_FILE")) {
+        (Some(path), _) => Some((path, "--ca-file")),
+        (None, Some(path)) => Some((path, "SSL_CERT_FILE")),
+        (None, None) => None,
+    };
+    Ok(Settings {
+        subscription,
+        resource_group,
+        identity,
+        cloud,
+        arm_endpoint,
+        imds_endpoint,
+        api_version,
+        query,
+        output,
+        timeout,
+        ca_file,
+        verbose: raw.verbose,
+    })
+}
+
+/// The group from `-g` or `armi group NAME`; both may be given only if they agree.
+fn group_name(raw: &Raw, command: &Command) -> Result<Option<ResourceGroupName>> {
+    let positional = match command {
+        Command::Group => raw.positionals.first(),
+        _ => None,
+    };
+    let (text, source) = match (raw.resource_group.as_ref(), positional) {
+        (Some(flag), Some(arg)) if !flag.eq_ignore_ascii_case(arg) => {
+            return Err(Error::usage(format!(
+                "armi group: NAME '{}' and --resource-group '{}' disagree; give one",
+                crate::imds::clean(arg),
+                crate::imds::clean(flag)
+            )));
+        }
+        (Some(flag), _) => (flag, "--resource-group"),
+        (None, Some(arg)) => (arg, "NAME"),
+        (None, None) => return Ok(None),
+    };
+    ResourceGroupName::parse(text)
+        .map(Some)
+        .map_err(|e| Error::usage(format!("{source}: {e}")))
+}
+
+fn identity(raw: &Raw, env: &dyn Fn(&str) -> Option<String>) -> Result<Identity> {
+    let given = [
+        raw.client_id.as_ref().map(|_| "--client-id"),
+        raw.object_id.as_ref().map(|_| "--object-id"),
+        raw.resource_id.as_ref().map(|_| "--resource-id"),
+    ];
+    let given: Vec<&str> = given.into_iter().flatten().collect();
+    if given.len() > 1 {
+        return Err(Error::usage(format!(
+            "{} are mutually exclusive: choose one identity",
+            given.join(" and ")
+        )));
+    }
+    let guid = |text: &str, source: &str| -> Result<String> {
+        let text = text.trim();
+        if is_guid(text) {
+            Ok(text.to_ascii_lowercase())
+        } else {
+            Err(Error::usage(format!(
+                "{source}: '{}' is not a GUID (the identity's client id, not its name)",
+                crate::imds::clean(text)
+            )))
+        }
+    };
+    if let Some(id) = &raw.client_id {
+        return Ok(Identity::ClientId {
+            id: guid(id, "--client-id")?,
+            from_env: false,
+        });
+    }
+    if let Some(id) = &raw.object_id {
+        return Ok(Identity::ObjectId(guid(id, "--object-id")?));
+    }
+    if let Some(id) = &raw.resource_id {
+        check_identity_resource_id(id.trim())
+            .map_err(|e| Error::usage(format!("--resource-id: {e}")))?;
+        return Ok(Identity::ResourceId(id.trim().to_string()));
+    }
+    if let Some(id) = env("AZURE_CLIENT_ID") {
+        return Ok(Identity::ClientId {
+            id: guid(&id, "AZURE_CLIENT_ID")?,
+            from_env: true,
+        });
+    }
+    Ok(Identity::System)
+}
+
+fn cloud_named(name: &str, source: &str) -> Result<Cloud> {
+    Cloud::from_name(name).ok_or_else(|| {
+        Error::usage(format!(
+            "{source}: unknown cloud '{}'; choose one of {}",
+            crate::imds::clean(name),
+            Cloud::choices()
+        ))
+    })
+}
+
+fn arm_endpoint(url: &str, source: &str) -> Result<Endpoint> {
+    let e = Endpoint::parse(url.trim())
+        .map_err(|e| Error::usage(format!("{source}: '{}' {e}", crate::imds::clean(url))))?;
+    if !e.https && !e.is_loopback() {
+        return Err(Error::usage(format!(
+            "{source}: '{}' is plain http on a host that is not this machine; ARM gets the token, so it must be https",
+            crate::imds::clean(url)
+        )));
+    }
+    Ok(e)
+}
+
+fn imds_endpoint(url: &str, source: &str) -> Result<Endpoint> {
+    let e = Endpoint::parse(url.trim())
+        .map_err(|e| Error::usage(format!("{source}: '{}' {e}", crate::imds::clean(url))))?;
+    if e.https {
+        return Err(Error::usage(format!(
+            "{source}: IMDS speaks plain http; '{}' is https",
+            crate::imds::clean(url)
+        )));
+    }
+    Ok(e)
+}
+
+fn api_version(text: &str) -> Result<String> {
+    let ok = !text.is_empty()
+        && text.len() <= 40
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    if ok {
+        Ok(text.to_string())
+    } else {
+        Err(Error::usage(format!(
+            "--api-version: '{}' is not an api-version like 2021-04-01",
+            crate::imds::clean(text)
+        )))
+    }
+}
+
+fn output(text: Option<&str>, command: &Command, has_query: bool) -> Result<Output> {
+    let is_token = matches!(command, Command::Token { .. });
+    match text {
+        // A query result of `armi token` is data, not the bare token.
+        None if is_token && !has_query => Ok(Output::Raw),
+        None if is_token => Ok(Output::Data(Format::Tsv)),
+        None => Ok(Output::Data(Format::Json)),
+        Some(t @ ("raw" | "env" | "header")) => {
+            if !is_token {
+                return Err(Error::usage(format!(
+                    "--output {t} is for `armi token` only; choose json, compact, tsv or none"
+                )));
+            }
+            if has_query {
+                return Err(Error::usage(format!(
+                    "--output {t} prints the token itself and cannot be combined with --query"
+                )));
+            }
+            Ok(match t {
+                "raw" => Output::Raw,
+                "env" => Output::Env,
+                _ => Output::Header,
+            })
+        }
+        Some(t) => t
+            .parse::<Format>()
+            .map(Output::Data)
+            .map_err(|e| Error::usage(format!("--output: {e}"))),
+    }
+}
+
+fn timeout(text: Option<&str>) -> Result<Duration> {
+    let Some(text) = text else {
+        return Ok(Duration::from_secs(DEFAULT_TIMEOUT_SECS));
+    };
+    let secs: f64 = text.trim().parse().map_err(|_| {
+        Error::usage(format!(
+            "--timeout: '{}' is not a number of seconds",
+            crate::imds::clean(text)
+        ))
+    })?;
+    if !(secs > 0.0 && secs <= 86_400.0) {
+        return Err(Error::usage(format!(
+            "--timeout: {} is out of range (more than 0, at most 86400 seconds)",
+            crate::imds::clean(text)
+        )));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Kind;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn run(args: &[&str]) -> Invocation {
+        match parse(args.iter().copied(), &no_env) {
+            Ok(Parsed::Run(inv)) => *inv,
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
+    fn usage_error(args: &[&str]) -> String {
+        match parse(args.iter().copied(), &no_env) {
+            Err(e) => {
+                assert_eq!(e.kind, Kind::Usage, "{args:?}: {e:?}");
+                e.message
+            }
+            Ok(other) => panic!("{args:?} parsed: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn group_alone_uses_every_default() {
+        let inv = run(&["group"]);
+        assert_eq!(inv.command, Command::Group);
+        let s = inv.settings;
+        assert_eq!(s.identity, Identity::System);
+        assert_eq!(s.subscription, None);
+        assert_eq!(s.resource_group, None);
+        assert_eq!(s.imds_endpoint.origin(), "http://169.254.169.254");
+        assert_eq!(s.timeout, Duration::from_secs(90));
+        assert_eq!(s.output, Output::Data(Format::Json));
+    }
+
+    #[test]
+    fn global_flags_work_before_and_after_the_command() {
+        let before = run(&["-v", "-g", "rg1", "group"]).settings;
+        let after = run(&["group", "-v", "-g", "rg1"]).settings;
+        assert!(before.verbose && after.verbose);
+        assert_eq!(before.resource_group, after.resource_group);
+    }
+
+    #[test]
+    fn group_name_may_be_positional_or_flag_but_not_both_different() {
+        let s = run(&["group", "rg-web"]).settings;
+        assert_eq!(
+            s.resource_group.map(|g| g.as_str().to_string()),
+            Some("rg-web".into())
+        );
+        assert!(
+            run(&["group", "RG-web", "-g", "rg-web"])
+                .settings
+                .resource_group
+                .is_some()
+        );
+        assert!(usage_error(&["group", "a", "-g", "b"]).contains("disagree"));
+    }
+
+    #[test]
+    fn token_defaults_to_raw_output_and_accepts_a_resource() {
+        let inv = run(&["token", "https://vault.azure.net"]);
+        assert_eq!(
+            inv.command,
+            Command::Token {
+                resource: Some("https://vault.azure.net".into())
+            }
+        );
+        assert_eq!(inv.settings.output, Output::Raw);
+        assert_eq!(run(&["token", "-o", "env"]).settings.output, Output::Env);
+    }
+
+    #[test]
+    fn token_only_formats_are_refused_elsewhere() {
+        assert!(usage_error(&["group", "-o", "raw"]).contains("armi token"));
+        assert!(usage_error(&["token", "-o", "header", "-q", "expires_on"]).contains("--query"));
+    }
+
+    #[test]
+    fn identity_flags_are_mutually_exclusive() {
+        let msg = usage_error(&[
+            "token",
+            "--client-id",
+            "11111111-1111-1111-1111-111111111111",
+            "--object-id",
+            "22222222-2222-2222-2222-222222222222",
+        ]);
+        assert!(msg.contains("--client-id and --object-id"), "{msg}");
+    }
+
+    #[test]
+    fn azure_client_id_is_the_default_client_id_and_flags_win() {
+        let env = |k: &str| {
+            (k == "AZURE_CLIENT_ID").then(|| "AAAAAAAA-1111-1111-1111-111111111111".to_string())
+        };
+        let Ok(Parsed::Run(inv)) = parse(["token"], &env) else {
+            panic!()
+        };
+        assert_eq!(
+            inv.settings.identity,
+            Identity::ClientId {
+                id: "aaaaaaaa-1111-1111-1111-111111111111".into(),
+                from_env: true
+            }
+        );
+        let Ok(Parsed::Run(inv)) = parse(
+            [
+                "token",
+                "--object-id",
+                "22222222-2222-2222-2222-222222222222",
+            ],
+            &env,
+        ) else {
+            panic!()
+        };
+        assert_eq!(
+            inv.settings.identity,
+            Identity::ObjectId("22222222-2222-2222-2222-222222222222".into())
+        );
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors_naming_the_flag() {
+        for (args, flag) in [
+            (vec!["group", "-s", "not-a-guid"], "--subscription"),
+            (vec!["group", "-g", "bad name"], "--resource-group"),
+            (vec!["group", "bad/name"], "NAME"),
+            (vec!["token", "--client-id", "my-identity"], "--client-id"),
+            (vec!["token", "--resource-id", "/x"], "--resource-id"),
+            (vec!["group", "--cloud", "mars"], "--cloud"),
+            (
+                vec!["group", "--arm-endpoint", "http://management.azure.com"],
+                "--arm-endpoint",
+            ),
+            (
+                vec!["group", "--imds-endpoint", "https://127.0.0.1"],
+                "--imds-endpoint",
+            ),
+            (vec!["group", "--timeout", "0"], "--timeout"),
+            (vec!["group", "--timeout", "soon"], "--timeout"),
+            (vec!["group", "--timeout", "NaN"], "--timeout"),
+            (vec!["group", "-o", "yaml"], "--output"),
+            (
+                vec!["group", "--api-version", "2021-04-01&x=y"],
+                "--api-version",
+            ),
+            (vec!["group", "-q", ""], "--query"),
+        ] {
+            let msg = usage_error(&args);
+            assert!(msg.contains(flag), "{args:?}: {msg}");
+        }
+    }
+
+    #[test]
+    fn unknown_flags_commands_and_extra_arguments_are_usage_errors() {
+        usage_error(&["group", "--bogus"]);
+        usage_error(&["frobnicate"]);
+        usage_error(&["instance", "extra"]);
+        usage_error(&["token", "a", "b"]);
+        assert!(usage_error(&["group", "-g", "a", "-g", "b"]).contains("more than once"));
+    }
+
+    #[test]
+    fn help_and_version_short_circuit_before_validation() {
+        assert!(matches!(
+            parse(["group", "-s", "bad", "--help"], &no_env),
+            Ok(Parsed::Help(GROUP_HELP))
+        ));
+        assert!(matches!(
+            parse(["help", "token"], &no_env),
+            Ok(Parsed::Help(TOKEN_HELP))
+        ));
+        assert!(matches!(parse(["-h"], &no_env), Ok(Parsed::Help(HELP))));
+        assert!(matches!(parse(["-V"], &no_env), Ok(Parsed::Version)));
+        assert!(matches!(
+            parse(Vec::<String>::new(), &no_env),
+            Ok(Parsed::MissingCommand)
+        ));
+    }
+
+    #[test]
+    fn environment_supplies_endpoints_cloud_and_ca() {
+        let env = |k: &str| match k {
+            "ARMI_IMDS_ENDPOINT" => Some("http://127.0.0.1:8080".to_string()),
+            "ARMI_ARM_ENDPOINT" => Some("https://127.0.0.1:8443".to_string()),
+            "ARMI_CLOUD" => Some("usgov".to_string()),
+            "SSL_CERT_FILE" => Some("/tmp/ca.pem".to_string()),
+            _ => None,
+        };
+        let Ok(Parsed::Run(inv)) = parse(["group"], &env) else {
+            panic!()
+        };
+        let s = inv.settings;
+        assert_eq!(s.imds_endpoint.origin(), "http://127.0.0.1:8080");
+        assert_eq!(
+            s.arm_endpoint.map(|e| e.origin()),
+            Some("https://127.0.0.1:8443".into())
+        );
+        assert_eq!(s.cloud.map(|c| c.alias), Some("usgov"));
+        assert_eq!(s.ca_file, Some(("/tmp/ca.pem".into(), "SSL_CERT_FILE")));
+    }
+
+    #[test]
+    fn a_bad_environment_value_names_the_variable() {
+        let env = |k: &str| (k == "ARMI_CLOUD").then(|| "nowhere".to_string());
+        let e = parse(["group"], &env).unwrap_err();
+        assert!(e.message.contains("ARMI_CLOUD"), "{}", e.message);
+    }
+
+    #[test]
+    fn loopback_arm_may_be_plain_http() {
+        let s = run(&["group", "--arm-endpoint", "http://127.0.0.1:9000"]).settings;
+        assert!(!s.arm_endpoint.unwrap().https);
+    }
+}

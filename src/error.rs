@@ -1,0 +1,179 @@
+//! The one error type, and the one place that maps failures to exit codes.
+//!
+//! Every error is one line on stderr, `armi: <what failed>: <detail>`, optionally followed by a
+//! `hint:` line. Nothing in here may ever hold a token: messages are built from statuses, service
+//! error codes and service messages, and `report` redacts anything that looks like a JWT anyway.
+
+use std::fmt;
+
+/// What kind of failure this is; each kind is one exit code (see [`Kind::exit_code`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Failed for another reason: ARM 400/409, a response that breaks the protocol, a query
+    /// that matched nothing.
+    Failed,
+    /// Bad flag, argument or value; nothing was sent.
+    Usage,
+    /// The identity endpoint could not be reached.
+    Unreachable,
+    /// No identity: none assigned, the requested one not found, or several and none chosen.
+    NoIdentity,
+    /// ARM or the identity endpoint said 401/403.
+    Denied,
+    /// ARM said 404.
+    NotFound,
+    /// Transient failures outlasted the retries or the deadline.
+    GaveUp,
+}
+
+impl Kind {
+    /// The documented exit code for this kind (README § Exit codes).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Kind::Failed => 1,
+            Kind::Usage => 2,
+            Kind::Unreachable => 3,
+            Kind::NoIdentity => 4,
+            Kind::Denied => 5,
+            Kind::NotFound => 6,
+            Kind::GaveUp => 7,
+        }
+    }
+}
+
+/// An error with what failed, and a fix where one is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub kind: Kind,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub fn new(kind: Kind, message: impl Into<String>) -> Error {
+        Error {
+            kind,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn usage(message: impl Into<String>) -> Error {
+        Error::new(Kind::Usage, message)
+    }
+
+    pub fn failed(message: impl Into<String>) -> Error {
+        Error::new(Kind::Failed, message)
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Error {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        self.kind.exit_code()
+    }
+
+    /// The lines written to stderr, already redacted.
+    pub fn report(&self) -> String {
+        let mut out = format!("armi: {}\n", redact(&self.message));
+        if let Some(hint) = &self.hint {
+            out.push_str(&format!("hint: {}\n", redact(hint)));
+        }
+        out
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact(&self.message))
+    }
+}
+
+impl From<lexopt::Error> for Error {
+    fn from(e: lexopt::Error) -> Error {
+        Error::usage(e.to_string())
+    }
+}
+
+/// Replaces anything shaped like a JWT (`eyJ…` followed by a `.` and more base64url) with a
+/// marker, so that a token echoed by a misbehaving server can never reach stderr.
+pub fn redact(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i..].starts_with(b"eyJ") && (i == 0 || !is_b64url(bytes[i - 1])) {
+            let end = i + bytes[i..]
+                .iter()
+                .take_while(|&&b| is_b64url(b) || b == b'.')
+                .count();
+            let candidate = &text[i..end];
+            if candidate.contains('.') && candidate.len() >= 16 {
+                out.push_str("[redacted token]");
+                i = end;
+                continue;
+            }
+        }
+        let ch_len = text[i..].chars().next().map_or(1, char::len_utf8);
+        out.push_str(&text[i..i + ch_len]);
+        i += ch_len;
+    }
+    out
+}
+
+fn is_b64url(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_match_the_contract() {
+        let all = [
+            (Kind::Failed, 1),
+            (Kind::Usage, 2),
+            (Kind::Unreachable, 3),
+            (Kind::NoIdentity, 4),
+            (Kind::Denied, 5),
+            (Kind::NotFound, 6),
+            (Kind::GaveUp, 7),
+        ];
+        for (kind, code) in all {
+            assert_eq!(kind.exit_code(), code, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn redact_hides_a_jwt_anywhere_in_a_line() {
+        let line = "401 body: {\"token\":\"eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJ4In0.c2lnbmF0dXJl\"}";
+        let out = redact(line);
+        assert!(!out.contains("eyJ0eXAi"), "{out}");
+        assert!(out.contains("[redacted token]"));
+        assert!(out.starts_with("401 body: {\"token\":\""));
+    }
+
+    #[test]
+    fn redact_keeps_ordinary_text_and_unicode() {
+        let line = "group 'grüne-gruppe' (eyJ alone is not a token) keyJ.x";
+        assert_eq!(redact(line), line);
+    }
+
+    #[test]
+    fn report_has_a_hint_line_when_a_fix_is_known() {
+        let e = Error::new(
+            Kind::NoIdentity,
+            "token: 400 invalid_request: Identity not found",
+        )
+        .with_hint("pass --client-id");
+        assert_eq!(
+            e.report(),
+            "armi: token: 400 invalid_request: Identity not found\nhint: pass --client-id\n"
+        );
+    }
+}

@@ -1,0 +1,167 @@
+//! Running the real armi binary against the emulator.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub use armi_emulator::Action;
+pub use armi_emulator::{Emulator, Fault, Limit, Route, Scenario, Service, UserIdentity};
+
+/// The binary under test: the release artifact when `make test` names it, else cargo's build.
+pub fn armi_bin() -> PathBuf {
+    match std::env::var_os("ARMI_BIN") {
+        Some(path) => PathBuf::from(path),
+        None => PathBuf::from(env!("CARGO_BIN_EXE_armi")),
+    }
+}
+
+/// What one run of armi did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    /// Asserts the exit code, showing the whole run when it differs.
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Run {
+        assert_eq!(self.code, code, "exit code; run: {self:#?}");
+        self
+    }
+
+    #[track_caller]
+    pub fn expect_stderr(&self, needle: &str) -> &Run {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}; run: {self:#?}"
+        );
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:#?}"))
+    }
+}
+
+/// Runs armi with an empty environment but for `env`; nothing from the test runner's own
+/// environment (proxies, AZURE_CLIENT_ID) leaks in.
+pub fn run_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let started = Instant::now();
+    let out = Command::new(armi_bin())
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("armi runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed: started.elapsed(),
+    }
+}
+
+/// Runs armi pointed at the emulator (IMDS, ARM over TLS, the test CA), plus `extra` variables.
+pub fn run_with(emu: &Emulator, args: &[&str], extra: &[(&str, &str)]) -> Run {
+    let imds = emu.imds_url();
+    let arm = emu.arm_url();
+    let ca = emu.ca_file();
+    let ca = ca.to_string_lossy().into_owned();
+    let mut env = vec![
+        ("ARMI_IMDS_ENDPOINT", imds.as_str()),
+        ("ARMI_ARM_ENDPOINT", arm.as_str()),
+        ("SSL_CERT_FILE", ca.as_str()),
+    ];
+    for (k, v) in extra {
+        env.retain(|(name, _)| name != k);
+        env.push((k, v));
+    }
+    let run = run_env(args, &env);
+    assert_no_token_on_stderr(emu, &run);
+    run
+}
+
+pub fn run(emu: &Emulator, args: &[&str]) -> Run {
+    run_with(emu, args, &[])
+}
+
+/// Every run is checked: no token the emulator issued, and nothing token-shaped, on stderr.
+#[track_caller]
+pub fn assert_no_token_on_stderr(emu: &Emulator, run: &Run) {
+    for token in emu.issued_tokens() {
+        assert!(
+            !run.stderr.contains(&token),
+            "a token reached stderr: {run:#?}"
+        );
+        let signature = token.rsplit('.').next().unwrap_or_default();
+        assert!(
+            !run.stderr.contains(signature),
+            "a token's signature reached stderr: {run:#?}"
+        );
+    }
+    assert!(
+        !run.stderr.contains("eyJ"),
+        "something token-shaped reached stderr: {run:#?}"
+    );
+}
+
+/// Requests the emulator saw on one route.
+pub fn token_requests(emu: &Emulator) -> Vec<armi_emulator::Recorded> {
+    emu.requests()
+        .into_iter()
+        .filter(|r| {
+            matches!(r.service, Service::Imds) && r.path() == "/metadata/identity/oauth2/token"
+        })
+        .collect()
+}
+
+pub fn arm_requests(emu: &Emulator) -> Vec<armi_emulator::Recorded> {
+    emu.requests()
+        .into_iter()
+        .filter(|r| matches!(r.service, Service::Arm))
+        .collect()
+}
+
+/// A scenario with one fault.
+pub fn with_fault(route: Route, action: Action, limit: Limit) -> Scenario {
+    Scenario {
+        faults: vec![Fault {
+            route,
+            action,
+            limit,
+        }],
+        ..Scenario::default()
+    }
+}
+
+pub fn status(code: u16) -> Action {
+    Action::Status {
+        code,
+        retry_after: None,
+    }
+}
+
+pub const CLIENT_A: &str = "6a1b7f0c-2d3e-4f50-8a9b-0c1d2e3f4a5b";
+pub const OBJECT_A: &str = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0";
+pub const CLIENT_B: &str = "7b2c8e1d-3e4f-4a61-9bac-1d2e3f4a5b6c";
+pub const OBJECT_B: &str = "1e2d3c4b-5a69-4877-86a5-b4c3d2e1f0a9";
+
+pub fn two_user_identities() -> Vec<UserIdentity> {
+    vec![
+        UserIdentity {
+            name: "id-deploy".into(),
+            client_id: CLIENT_A.into(),
+            object_id: OBJECT_A.into(),
+        },
+        UserIdentity {
+            name: "id-backup".into(),
+            client_id: CLIENT_B.into(),
+            object_id: OBJECT_B.into(),
+        },
+    ]
+}

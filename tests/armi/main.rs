@@ -1,0 +1,10 @@
+//! Integration tests: the real armi binary against the emulated IMDS and ARM, one behaviour per
+//! test. One test binary, so that the many tests that mostly wait run side by side.
+
+mod clouds;
+mod common;
+mod group;
+mod retries;
+mod security;
+mod token;
+mod usage;

@@ -1,0 +1,283 @@
+//! Retry rules and the deadline, counted at the emulator.
+
+use std::time::Duration;
+
+use crate::common::*;
+
+const VAULT: &str = "https://vault.azure.net";
+
+fn retry_after(code: u16, secs: &str) -> Action {
+    Action::Status {
+        code,
+        retry_after: Some(secs.into()),
+    }
+}
+
+#[test]
+fn retries_imds_410_until_it_recovers() {
+    let emu = Emulator::start(with_fault(Route::ImdsToken, status(410), Limit::Times(3)));
+    run(&emu, &["token", VAULT]).expect_code(0);
+    assert_eq!(token_requests(&emu).len(), 4);
+}
+
+#[test]
+fn retries_imds_404_while_it_updates() {
+    let emu = Emulator::start(with_fault(Route::ImdsToken, status(404), Limit::Times(1)));
+    run(&emu, &["token", VAULT]).expect_code(0);
+    assert_eq!(token_requests(&emu).len(), 2);
+}
+
+#[test]
+fn retries_imds_500_and_503() {
+    let emu = Emulator::start(Scenario {
+        faults: vec![
+            Fault {
+                route: Route::ImdsToken,
+                action: status(500),
+                limit: Limit::Times(1),
+            },
+            Fault {
+                route: Route::ImdsToken,
+                action: status(503),
+                limit: Limit::Times(1),
+            },
+        ],
+        ..Scenario::default()
+    });
+    run(&emu, &["token", VAULT]).expect_code(0);
+    assert_eq!(token_requests(&emu).len(), 3);
+}
+
+#[test]
+fn retries_imds_instance_metadata_too() {
+    let emu = Emulator::start(with_fault(
+        Route::ImdsInstance,
+        status(503),
+        Limit::Times(2),
+    ));
+    run(&emu, &["instance"]).expect_code(0);
+    assert_eq!(emu.count(Service::Imds), 3);
+}
+
+#[test]
+fn honours_retry_after_on_imds_429() {
+    let emu = Emulator::start(with_fault(
+        Route::ImdsToken,
+        retry_after(429, "3"),
+        Limit::Times(1),
+    ));
+    let run = run(&emu, &["token", VAULT]);
+    run.expect_code(0);
+    let seen = token_requests(&emu);
+    assert_eq!(seen.len(), 2);
+    let gap = seen[1].at.duration_since(seen[0].at);
+    assert!(
+        gap >= Duration::from_millis(2900),
+        "retried after {gap:?}, Retry-After said 3 s"
+    );
+}
+
+#[test]
+fn a_retry_after_beyond_the_deadline_gives_up_at_once_with_exit_7() {
+    let emu = Emulator::start(with_fault(
+        Route::ImdsToken,
+        retry_after(429, "600"),
+        Limit::Always,
+    ));
+    let run = run(&emu, &["token", VAULT, "--timeout", "30"]);
+    run.expect_code(7);
+    assert!(run.elapsed < Duration::from_secs(5), "{:?}", run.elapsed);
+    assert_eq!(token_requests(&emu).len(), 1);
+}
+
+#[test]
+fn does_not_retry_imds_400() {
+    let emu = Emulator::start(with_fault(Route::ImdsToken, status(400), Limit::Always));
+    run(&emu, &["token", VAULT]).expect_code(1);
+    assert_eq!(token_requests(&emu).len(), 1);
+}
+
+#[test]
+fn does_not_retry_imds_401_or_403_and_calls_them_denied() {
+    for code in [401, 403] {
+        let emu = Emulator::start(with_fault(Route::ImdsToken, status(code), Limit::Always));
+        run(&emu, &["token", VAULT]).expect_code(5);
+        assert_eq!(token_requests(&emu).len(), 1, "{code}");
+    }
+}
+
+#[test]
+fn gives_up_with_exit_7_when_imds_keeps_answering_503() {
+    let emu = Emulator::start(with_fault(Route::ImdsToken, status(503), Limit::Always));
+    let run = run(&emu, &["token", VAULT, "--timeout", "4"]);
+    run.expect_code(7)
+        .expect_stderr("503")
+        .expect_stderr("--timeout");
+    assert!(run.elapsed < Duration::from_secs(6), "{:?}", run.elapsed);
+    assert!(token_requests(&emu).len() >= 2);
+}
+
+#[test]
+fn survives_a_70_second_imds_410_window_with_the_default_timeout() {
+    let emu = Emulator::start(with_fault(
+        Route::ImdsToken,
+        status(410),
+        Limit::For(Duration::from_secs(70)),
+    ));
+    let run = run(&emu, &["token", VAULT]);
+    run.expect_code(0);
+    assert!(run.elapsed >= Duration::from_secs(70), "{:?}", run.elapsed);
+    assert!(run.elapsed < Duration::from_secs(90), "{:?}", run.elapsed);
+}
+
+#[test]
+fn a_hung_imds_ends_in_exit_7_at_the_deadline() {
+    let emu = Emulator::start(with_fault(Route::ImdsToken, Action::Hang, Limit::Always));
+    let run = run(&emu, &["token", VAULT, "--timeout", "3"]);
+    run.expect_code(7);
+    assert!(
+        run.elapsed >= Duration::from_secs(3) && run.elapsed < Duration::from_secs(5),
+        "{:?}",
+        run.elapsed
+    );
+}
+
+#[test]
+fn a_slow_body_within_the_deadline_is_read() {
+    let emu = Emulator::start(with_fault(
+        Route::ImdsToken,
+        Action::SlowBody {
+            total: Duration::from_secs(2),
+        },
+        Limit::Times(1),
+    ));
+    run(&emu, &["token", VAULT]).expect_code(0);
+    assert_eq!(token_requests(&emu).len(), 1);
+}
+
+#[test]
+fn a_slow_body_past_the_deadline_is_exit_7() {
+    let emu = Emulator::start(with_fault(
+        Route::ImdsToken,
+        Action::SlowBody {
+            total: Duration::from_secs(10),
+        },
+        Limit::Always,
+    ));
+    let run = run(&emu, &["token", VAULT, "--timeout", "2"]);
+    run.expect_code(7);
+    assert!(run.elapsed < Duration::from_secs(4), "{:?}", run.elapsed);
+}
+
+#[test]
+fn a_truncated_imds_body_is_retried() {
+    let emu = Emulator::start(with_fault(
+        Route::ImdsToken,
+        Action::Truncated,
+        Limit::Times(1),
+    ));
+    run(&emu, &["token", VAULT]).expect_code(0);
+    assert_eq!(token_requests(&emu).len(), 2);
+}
+
+#[test]
+fn a_reset_connection_to_imds_is_retried() {
+    let emu = Emulator::start(with_fault(Route::ImdsToken, Action::Reset, Limit::Times(2)));
+    run(&emu, &["token", VAULT]).expect_code(0);
+    assert_eq!(token_requests(&emu).len(), 3);
+}
+
+#[test]
+fn a_refused_imds_is_exit_3_after_the_10_second_window() {
+    // A port nothing listens on: bind one, note it, close it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let run = run_env(
+        &["token", VAULT],
+        &[("ARMI_IMDS_ENDPOINT", &format!("http://127.0.0.1:{port}"))],
+    );
+    run.expect_code(3).expect_stderr("169.254.169.254");
+    assert!(run.elapsed >= Duration::from_secs(9), "{:?}", run.elapsed);
+    assert!(run.elapsed < Duration::from_secs(16), "{:?}", run.elapsed);
+}
+
+#[test]
+fn a_refused_imds_within_a_short_timeout_is_still_exit_3() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let run = run_env(
+        &["token", VAULT, "--timeout", "2"],
+        &[("ARMI_IMDS_ENDPOINT", &format!("http://127.0.0.1:{port}"))],
+    );
+    run.expect_code(3);
+    assert!(run.elapsed < Duration::from_secs(4), "{:?}", run.elapsed);
+}
+
+#[test]
+fn retries_arm_429_after_retry_after() {
+    let emu = Emulator::start(with_fault(
+        Route::Arm,
+        retry_after(429, "2"),
+        Limit::Times(1),
+    ));
+    run(&emu, &["group"]).expect_code(0);
+    let seen = arm_requests(&emu);
+    assert_eq!(seen.len(), 2);
+    assert!(seen[1].at.duration_since(seen[0].at) >= Duration::from_millis(1900));
+}
+
+#[test]
+fn retries_arm_503_on_a_get() {
+    let emu = Emulator::start(with_fault(Route::Arm, status(503), Limit::Times(2)));
+    run(&emu, &["group"]).expect_code(0);
+    assert_eq!(arm_requests(&emu).len(), 3);
+}
+
+#[test]
+fn retries_an_arm_connection_reset_on_a_get() {
+    let emu = Emulator::start(with_fault(Route::Arm, Action::Reset, Limit::Times(1)));
+    run(&emu, &["group"]).expect_code(0);
+    assert_eq!(arm_requests(&emu).len(), 2);
+}
+
+#[test]
+fn gives_up_with_exit_7_when_arm_keeps_throttling() {
+    let emu = Emulator::start(with_fault(Route::Arm, retry_after(429, "1"), Limit::Always));
+    let run = run(&emu, &["group", "--timeout", "4"]);
+    run.expect_code(7)
+        .expect_stderr("429 SubscriptionRequestsThrottled");
+    assert!(run.elapsed < Duration::from_secs(6), "{:?}", run.elapsed);
+}
+
+#[test]
+fn does_not_retry_arm_401_403_or_404() {
+    let emu = Emulator::start(Scenario {
+        grants: vec![],
+        ..Scenario::default()
+    });
+    run(&emu, &["group"]).expect_code(5);
+    assert_eq!(arm_requests(&emu).len(), 1);
+}
+
+#[test]
+fn a_hung_arm_ends_in_exit_7_at_the_deadline() {
+    let emu = Emulator::start(with_fault(Route::Arm, Action::Hang, Limit::Always));
+    let run = run(&emu, &["group", "--timeout", "3"]);
+    run.expect_code(7);
+    assert!(run.elapsed < Duration::from_secs(5), "{:?}", run.elapsed);
+}
+
+#[test]
+fn verbose_shows_each_retry() {
+    let emu = Emulator::start(with_fault(Route::ImdsToken, status(410), Limit::Times(1)));
+    let run = run(&emu, &["token", VAULT, "-v"]);
+    run.expect_code(0)
+        .expect_stderr("410")
+        .expect_stderr("retry 1");
+}

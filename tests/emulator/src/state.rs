@@ -1,0 +1,65 @@
+//! State shared by every listener and connection of one emulator.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::faults::FaultBook;
+use crate::record::Journal;
+use crate::scenario::Scenario;
+use crate::token::TokenBook;
+
+/// How often blocked sockets and sleeps look whether the emulator is stopping.
+pub const POLL: Duration = Duration::from_millis(50);
+
+pub struct Shared {
+    pub scenario: Scenario,
+    pub journal: Journal,
+    pub faults: FaultBook,
+    pub tokens: TokenBook,
+    stopping: AtomicBool,
+    log: AtomicBool,
+}
+
+impl Shared {
+    pub fn new(scenario: Scenario) -> Self {
+        Shared {
+            faults: FaultBook::new(&scenario.faults),
+            scenario,
+            journal: Journal::default(),
+            tokens: TokenBook::default(),
+            stopping: AtomicBool::new(false),
+            log: AtomicBool::new(false),
+        }
+    }
+
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    pub fn set_log(&self, on: bool) {
+        self.log.store(on, Ordering::SeqCst);
+    }
+
+    pub fn logs(&self) -> bool {
+        self.log.load(Ordering::SeqCst)
+    }
+
+    /// Sleeps for `duration` unless the emulator stops first; `false` if it did.
+    pub fn sleep(&self, duration: Duration) -> bool {
+        let deadline = Instant::now() + duration;
+        loop {
+            if self.is_stopping() {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return true;
+            }
+            std::thread::sleep(POLL.min(deadline - now));
+        }
+    }
+}

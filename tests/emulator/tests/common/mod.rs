@@ -1,0 +1,136 @@
+//! A deliberately tiny HTTP/1.1 client (plain and TLS) for testing the emulator on the wire.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("a JSON body")
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// `host:port` of an `http://` or `https://` base URL.
+pub fn authority(base: &str) -> &str {
+    base.split_once("://").map_or(base, |(_, rest)| rest)
+}
+
+/// One request over plain TCP to `base` (`http://host:port`).
+pub fn http(base: &str, method: &str, target: &str, headers: &[(&str, &str)]) -> Reply {
+    let stream = connect(authority(base));
+    exchange(stream, authority(base), method, target, headers).expect("a complete response")
+}
+
+/// One request over TLS to `base` (`https://host:port`), trusting only the PEM CA at `ca`.
+pub fn https(base: &str, ca: &Path, method: &str, target: &str, headers: &[(&str, &str)]) -> Reply {
+    let tcp = connect(authority(base));
+    let tls = tls_client(ca, tcp, "127.0.0.1");
+    exchange(tls, authority(base), method, target, headers).expect("a complete response")
+}
+
+pub fn connect(authority: &str) -> TcpStream {
+    let stream = TcpStream::connect(authority).expect("connect to the emulator");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    stream
+}
+
+pub fn tls_client(
+    ca: &Path,
+    tcp: TcpStream,
+    name: &str,
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(ca).expect("CA PEM"))
+        .expect("CA accepted");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = ServerName::try_from(name.to_string()).expect("server name");
+    let session = rustls::ClientConnection::new(Arc::new(config), name).expect("TLS session");
+    rustls::StreamOwned::new(session, tcp)
+}
+
+/// Sends one request (`Connection: close`) and reads the response: `None` when the connection
+/// ends before a whole response arrived (a reset, a truncated body).
+pub fn exchange(
+    mut stream: impl Read + Write,
+    host: &str,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+) -> Option<Reply> {
+    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).ok()?;
+    read_response(&mut stream, method == "HEAD")
+}
+
+pub fn read_response(stream: &mut impl Read, head_only: bool) -> Option<Reply> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        if let Some(reply) = parse(&buf, head_only) {
+            return Some(reply);
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+fn parse(buf: &[u8], head_only: bool) -> Option<Reply> {
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let length: usize = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let body = &buf[end + 4..];
+    let length = if head_only { 0 } else { length };
+    (body.len() >= length).then(|| Reply {
+        status,
+        headers,
+        body: body[..length].to_vec(),
+    })
+}
