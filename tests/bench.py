@@ -9,27 +9,26 @@ import sys
 import time
 
 
-def measure(argv):
-    """Runs argv; returns (wall seconds, peak RSS KiB of the process and its children)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        sys.exit(f"bench: {argv[0]} failed with exit {proc.returncode}: {proc.stderr.read().decode()}")
-    return wall, usage.ru_maxrss
+def measure(launcher, argv):
+    """Runs argv through the tiny launcher; returns (wall seconds, peak RSS KiB of the process
+    and the children it waited for)."""
+    out = subprocess.run([launcher, *argv], capture_output=True, text=True, check=True)
+    ns, rss, code = (int(x) for x in out.stdout.split())
+    if code != 0:
+        sys.exit(f"bench: {argv[0]} failed with exit {code}: {out.stderr}")
+    return ns / 1e9, rss
 
 
 def main():
-    armi, script, runs = sys.argv[1], sys.argv[2], int(os.environ.get("BENCH_RUNS", "30"))
+    launcher, armi, script = sys.argv[1], sys.argv[2], sys.argv[3]
+    runs = int(os.environ.get("BENCH_RUNS", "30"))
     contenders = {"armi group": [armi, "group"], "curl+jq": ["bash", script]}
     results = {name: [] for name in contenders}
     for name, argv in contenders.items():  # warm-up: page cache, emulator connections
-        measure(argv)
+        measure(launcher, argv)
     for _ in range(runs):
         for name, argv in contenders.items():
-            results[name].append(measure(argv))
+            results[name].append(measure(launcher, argv))
     print(f"bench: {runs} runs each, alternating, against the emulator on loopback")
     print(f"{'':12} {'median wall':>12} {'median peak RSS':>16}")
     medians = {}
