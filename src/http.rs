@@ -309,7 +309,6 @@ impl Http {
     /// service module can report the service's own error text.
     pub fn send(&self, req: &Request) -> Result<Reply> {
         let first = Instant::now();
-        let mut waited = Duration::ZERO;
         for attempt in 1u32.. {
             let Some(remaining) = self.deadline.remaining() else {
                 return Err(self.deadline_passed(req, attempt - 1));
@@ -365,8 +364,7 @@ impl Http {
                 wait.as_secs_f64(),
                 left.as_secs_f64()
             ));
-            waited += wait;
-            self.show_progress(req, &reason, waited);
+            self.show_progress(req, &reason, first.elapsed());
             std::thread::sleep(wait);
         }
         unreachable!("the attempt counter is unbounded")
@@ -385,6 +383,7 @@ impl Http {
 
     /// One line, once, for a person watching a terminal while armi waits.
     fn show_progress(&self, req: &Request, reason: &str, waited: Duration) {
+        // `waited` is the time since the first attempt of this request.
         if self.verbose || self.progress_shown.get() || waited < PROGRESS_AFTER {
             return;
         }
@@ -547,7 +546,10 @@ fn classify(req: &Request, e: ureq::Error) -> Failure {
     let may_retry = req.service == Service::Identity || idempotent(req);
     match e {
         ureq::Error::Timeout(ureq::Timeout::Connect) => {
-            let why = format!("{service} did not accept a connection in time");
+            let why = format!(
+                "{service} at {} did not accept a connection in time",
+                origin_of(&req.url)
+            );
             match req.service {
                 Service::Identity => Failure::Unreachable(why),
                 Service::Arm if may_retry => Failure::Transient(why),
@@ -567,7 +569,7 @@ fn classify(req: &Request, e: ureq::Error) -> Failure {
             | K::HostUnreachable
             | K::AddrNotAvailable
             | K::NetworkDown => {
-                let why = format!("cannot connect to {service}: {io}");
+                let why = format!("cannot connect to {service} at {}: {io}", origin_of(&req.url));
                 match req.service {
                     Service::Identity => Failure::Unreachable(why),
                     Service::Arm => Failure::Fatal(
@@ -609,6 +611,15 @@ fn classify(req: &Request, e: ureq::Error) -> Failure {
     }
 }
 
+/// `scheme://host:port` of a URL, for messages.
+fn origin_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    match url[after_scheme..].find('/') {
+        Some(i) => &url[..after_scheme + i],
+        None => url,
+    }
+}
+
 fn unreachable(req: &Request, why: &str, elapsed: Duration) -> Error {
     Error::new(
         Kind::Unreachable,
@@ -619,8 +630,8 @@ fn unreachable(req: &Request, why: &str, elapsed: Duration) -> Error {
         ),
     )
     .with_hint(
-        "is this an Azure VM with IMDS reachable? IMDS (169.254.169.254) is only reachable from inside Azure; \
-         in a container it may need the host network; --imds-endpoint overrides the address",
+        "is this an Azure VM? IMDS (169.254.169.254) answers only inside Azure, from the VM itself \
+         (a container may need the host network); ARMI_IMDS_ENDPOINT or --imds-endpoint overrides the address",
     )
 }
 

@@ -246,15 +246,16 @@ fn error_text(reply: &Reply) -> (Option<String>, String) {
     (None, clean(&String::from_utf8_lossy(&reply.body)))
 }
 
-/// One line, at most 300 characters, no control characters.
+/// One line, at most 1000 characters (ARM's AuthorizationFailed message alone is about 350),
+/// no control characters: service text goes to a terminal.
 pub fn clean(text: &str) -> String {
     let one_line: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
     let trimmed = one_line.split_whitespace().collect::<Vec<_>>().join(" ");
-    if trimmed.chars().count() > 300 {
-        let cut: String = trimmed.chars().take(300).collect();
+    if trimmed.chars().count() > 1000 {
+        let cut: String = trimmed.chars().take(1000).collect();
         format!("{cut}…")
     } else {
         trimmed
@@ -367,7 +368,7 @@ mod tests {
     #[test]
     fn clean_makes_one_short_line() {
         assert_eq!(clean("a\r\n\tb  c"), "a b c");
-        let long = "x".repeat(1000);
-        assert_eq!(clean(&long).chars().count(), 301);
+        let long = "x".repeat(5000);
+        assert_eq!(clean(&long).chars().count(), 1001);
     }
 }

@@ -281,3 +281,28 @@ fn verbose_shows_each_retry() {
         .expect_stderr("410")
         .expect_stderr("retry 1");
 }
+
+#[test]
+fn says_once_what_it_waits_for_when_stderr_is_a_terminal() {
+    let emu = Emulator::start(with_fault(Route::ImdsToken, status(410), Limit::Always));
+    // `script` runs armi on a pseudo-terminal and copies what it shows to its own stdout.
+    let command = format!(
+        "ARMI_IMDS_ENDPOINT={} {} token {VAULT} --timeout 12",
+        emu.imds_url(),
+        armi_bin().display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .expect("script(1) from util-linux runs");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(7), "{screen}");
+    assert_eq!(
+        screen.matches("still trying to get a token").count(),
+        1,
+        "{screen}"
+    );
+    assert!(screen.contains("410"), "{screen}");
+}
