@@ -59,27 +59,21 @@ fn group(http: &Http, settings: &Settings) -> Result<()> {
         Some(s) => s.clone(),
         None => from_vm(
             vm.as_ref(),
-            |vm| &vm.subscription_id,
-            "compute.subscriptionId",
+            "subscriptionId",
             "-s",
-        )
-        .and_then(|s| {
-            SubscriptionId::parse(&s)
-                .map_err(|e| imds_field_error("compute.subscriptionId", &e, "-s"))
-        })?,
+            |vm| &vm.subscription_id,
+            SubscriptionId::parse,
+        )?,
     };
     let group = match &settings.resource_group {
         Some(g) => g.clone(),
         None => from_vm(
             vm.as_ref(),
-            |vm| &vm.resource_group,
-            "compute.resourceGroupName",
+            "resourceGroupName",
             "-g",
-        )
-        .and_then(|g| {
-            ResourceGroupName::parse(&g)
-                .map_err(|e| imds_field_error("compute.resourceGroupName", &e, "-g"))
-        })?,
+            |vm| &vm.resource_group,
+            ResourceGroupName::parse,
+        )?,
     };
     let token = imds::token(
         http,
@@ -166,25 +160,28 @@ fn cloud(http: &Http, settings: &Settings, vm: Option<&Vm>) -> Result<Cloud> {
     Ok(cloud)
 }
 
-fn from_vm(
+/// A value armi takes from instance metadata when no flag gave it: present and valid, or an
+/// error that names the field and the flag that replaces it.
+fn from_vm<T>(
     vm: Option<&Vm>,
-    field: impl Fn(&Vm) -> &String,
-    name: &str,
+    field: &str,
     flag: &str,
-) -> Result<String> {
-    let value = vm.map(field).cloned().unwrap_or_default();
-    if value.is_empty() {
-        return Err(
-            Error::failed(format!("IMDS instance metadata has no {name}"))
-                .with_hint(format!("pass {flag}")),
-        );
-    }
-    Ok(value)
-}
-
-fn imds_field_error(field: &str, problem: &str, flag: &str) -> Error {
-    Error::failed(format!("IMDS instance metadata {field}: {problem}"))
-        .with_hint(format!("pass {flag}"))
+    get: impl Fn(&Vm) -> &String,
+    parse: impl Fn(&str) -> std::result::Result<T, String>,
+) -> Result<T> {
+    let value = vm.map(get).map(String::as_str).unwrap_or_default();
+    let problem = if value.is_empty() {
+        "is empty".to_string()
+    } else {
+        match parse(value) {
+            Ok(parsed) => return Ok(parsed),
+            Err(e) => e,
+        }
+    };
+    Err(
+        Error::failed(format!("IMDS instance metadata compute.{field}: {problem}"))
+            .with_hint(format!("pass {flag}")),
+    )
 }
 
 fn arm_endpoint(settings: &Settings, cloud: &Cloud) -> Result<Endpoint> {

@@ -5,6 +5,8 @@ mod cli;
 mod cloud;
 mod commands;
 mod error;
+#[cfg(test)]
+mod garbage;
 mod http;
 mod imds;
 mod output;

@@ -1010,21 +1010,7 @@ mod tests {
         );
     }
 
-    /// xorshift64: a dependency-free, reproducible source of garbage.
-    struct Garbage(u64);
-
-    impl Garbage {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn pick<T: Copy>(&mut self, from: &[T]) -> T {
-            from[(self.next() % from.len() as u64) as usize]
-        }
-    }
+    use crate::garbage::Garbage;
 
     #[test]
     fn garbage_queries_never_panic() {

@@ -1109,17 +1109,7 @@ mod tests {
         }
     }
 
-    /// xorshift64: a dependency-free, reproducible source of garbage.
-    struct Garbage(u64);
-
-    impl Garbage {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-    }
+    use crate::garbage::Garbage;
 
     #[test]
     fn garbage_dates_never_panic_and_stay_in_range() {

@@ -11,6 +11,10 @@ armi=$(realpath "$1") emulator=$(realpath "$2")
 here=$(cd "$(dirname "$0")" && pwd)
 
 if [ "${VM_LIKE_INSIDE:-}" != 1 ]; then
+    if ! command -v ip >/dev/null; then
+        echo "vm-like: SKIPPED: ip(8) from iproute2 is not installed"
+        exit 0
+    fi
     if ! unshare --net --mount true 2>/dev/null; then
         echo "vm-like: SKIPPED: this machine does not allow a private network namespace (unshare --net --mount)"
         exit 0
