@@ -1,190 +1,158 @@
-//! Azure Resource Manager: validated names, URLs, calls and ARM's errors.
+//! Azure Resource Manager: the session a token is used in, calls, lists and ARM's errors.
 //!
-//! Names are checked before anything is sent, and path segments are percent-encoded one by one,
-//! so that a group name can never change which resource a request reaches.
+//! Every request with a token goes through a [`Session`], whose [`Origin`] is the only place
+//! the token may be sent; the URLs come from [`Origin::target`] (command line) or
+//! [`Origin::follow`] (links in responses), which refuse anything else.
+
+mod link;
+pub mod lro;
+mod names;
+pub mod pages;
 
 use serde_json::Value;
+
+pub use link::{Origin, Url};
+pub use names::{
+    ResourceGroupName, SubscriptionId, check_identity_resource_id, is_guid, percent_encode,
+};
 
 use crate::error::{Error, Kind, Result};
 use crate::http::{Endpoint, Http, Reply, Request, Service};
 use crate::imds::clean;
 
-/// api-version for resource groups, when `--api-version` does not say.
+/// api-version for resource groups and resource lists, when `--api-version` does not say.
 pub const GROUP_API_VERSION: &str = "2021-04-01";
 
-/// A subscription id: a GUID.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubscriptionId(String);
+/// A token and the one origin it may be sent to.
+pub struct Session<'a> {
+    pub http: &'a Http,
+    pub origin: Origin,
+    token: &'a str,
+}
 
-impl SubscriptionId {
-    pub fn parse(text: &str) -> std::result::Result<SubscriptionId, String> {
-        let text = text.trim();
-        if is_guid(text) {
-            Ok(SubscriptionId(text.to_ascii_lowercase()))
-        } else {
-            Err(format!(
-                "'{}' is not a subscription id (a GUID like 00000000-0000-0000-0000-000000000000)",
-                clean(text)
+impl<'a> Session<'a> {
+    pub fn new(http: &'a Http, origin: Origin, token: &'a str) -> Session<'a> {
+        Session {
+            http,
+            origin,
+            token,
+        }
+    }
+
+    /// Sends one request (with retries) and returns whatever status came back.
+    pub fn send(
+        &self,
+        method: &str,
+        url: &Url,
+        headers: Vec<(&str, String)>,
+        body: Option<Vec<u8>>,
+        what: &str,
+    ) -> Result<Reply> {
+        // Callers pass URLs that were checked already; checking again here keeps the promise
+        // even if a caller someday does not.
+        if !self.origin.allows(url) {
+            return Err(Error::failed(format!(
+                "{what}: refused to send the token to '{}', which is not {}",
+                clean(&url.to_url()),
+                self.origin.describe()
+            )));
+        }
+        self.http.send(&Request {
+            service: Service::Arm,
+            method,
+            url: url.to_url(),
+            what: what.to_string(),
+            headers,
+            bearer: Some(self.token),
+            body,
+        })
+    }
+
+    /// GETs a URL and returns its JSON body, or the error ARM gave.
+    pub fn get_json(&self, url: &Url, what: &str) -> Result<Value> {
+        let reply = self.send("GET", url, vec![], None, what)?;
+        let body = expect_success(reply, what)?;
+        serde_json::from_slice(&body.body).map_err(|e| {
+            Error::failed(format!(
+                "{what}: ARM answered {} but the body is not JSON ({e})",
+                body.status
             ))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
+        })
     }
 }
 
-/// A resource group name: 1–90 Unicode letters or digits, `_ - . ( )`, not ending in `.`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResourceGroupName(String);
-
-impl ResourceGroupName {
-    pub fn parse(text: &str) -> std::result::Result<ResourceGroupName, String> {
-        let count = text.chars().count();
-        if count == 0 || count > 90 {
-            return Err(format!(
-                "a resource group name has 1 to 90 characters, not {count}"
-            ));
-        }
-        if let Some(bad) = text
-            .chars()
-            .find(|c| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '(' | ')')))
-        {
-            return Err(format!(
-                "'{}' is not a resource group name: {bad:?} is not allowed (letters, digits, _ - . ( ) only)",
-                clean(text)
-            ));
-        }
-        if text.ends_with('.') {
-            return Err(format!(
-                "'{}' is not a resource group name: it must not end with '.'",
-                clean(text)
-            ));
-        }
-        Ok(ResourceGroupName(text.to_string()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
+/// The reply when it is a success, else the error of the right kind.
+pub fn expect_success(reply: Reply, what: &str) -> Result<Reply> {
+    if (200..300).contains(&reply.status) && reply.gave_up.is_none() {
+        Ok(reply)
+    } else {
+        Err(failure(what, &reply))
     }
 }
 
-/// True for the 8-4-4-4-12 hex form, without braces.
-pub fn is_guid(text: &str) -> bool {
-    let groups: Vec<&str> = text.split('-').collect();
-    let lengths = [8, 4, 4, 4, 12];
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip(lengths)
-            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-/// Checks a user-assigned identity's resource id:
-/// `/subscriptions/{guid}/resourceGroups/{group}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}`.
-pub fn check_identity_resource_id(text: &str) -> std::result::Result<(), String> {
-    let bad = || {
-        format!(
-            "'{}' is not a user-assigned identity resource id \
-             (/subscriptions/GUID/resourceGroups/GROUP/providers/Microsoft.ManagedIdentity/userAssignedIdentities/NAME)",
-            clean(text)
-        )
-    };
-    let parts: Vec<&str> = text.split('/').collect();
-    let [
-        "",
-        subs,
-        sub,
-        groups,
-        group,
-        providers,
-        namespace,
-        kind,
-        name,
-    ] = parts.as_slice()
-    else {
-        return Err(bad());
-    };
-    let shape = subs.eq_ignore_ascii_case("subscriptions")
-        && is_guid(sub)
-        && groups.eq_ignore_ascii_case("resourcegroups")
-        && ResourceGroupName::parse(group).is_ok()
-        && providers.eq_ignore_ascii_case("providers")
-        && namespace.eq_ignore_ascii_case("Microsoft.ManagedIdentity")
-        && kind.eq_ignore_ascii_case("userAssignedIdentities")
-        && !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if shape { Ok(()) } else { Err(bad()) }
-}
-
-/// Percent-encodes everything but RFC 3986's unreserved characters: safe for a path segment
-/// and for a query value alike.
-pub fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// GETs one resource group.
-pub fn get_group(
-    http: &Http,
-    arm: &Endpoint,
-    token: &str,
+/// The URL of one resource group.
+pub fn group_url(
+    endpoint: &Endpoint,
     subscription: &SubscriptionId,
     group: &ResourceGroupName,
     api_version: &str,
-) -> Result<Value> {
-    let path = format!(
-        "/subscriptions/{}/resourcegroups/{}",
-        percent_encode(subscription.as_str()),
-        percent_encode(group.as_str())
-    );
-    let what = format!(
-        "GET resource group '{}' in subscription {}",
-        group.as_str(),
-        subscription.as_str()
-    );
-    get_json(http, arm, token, &path, api_version, &what)
+) -> Result<Url> {
+    build(
+        endpoint,
+        &format!(
+            "/subscriptions/{}/resourcegroups/{}",
+            percent_encode(subscription.as_str()),
+            percent_encode(group.as_str())
+        ),
+        api_version,
+        None,
+    )
 }
 
-/// GETs an ARM path and returns its JSON body, or the error ARM gave.
-fn get_json(
-    http: &Http,
-    arm: &Endpoint,
-    token: &str,
-    path: &str,
+/// The URL of the subscription's resource group list.
+pub fn groups_url(
+    endpoint: &Endpoint,
+    subscription: &SubscriptionId,
     api_version: &str,
-    what: &str,
-) -> Result<Value> {
-    let reply = http.send(&Request {
-        service: Service::Arm,
-        method: "GET",
-        url: arm.url(
-            path,
-            &format!("api-version={}", percent_encode(api_version)),
+    top: Option<u32>,
+) -> Result<Url> {
+    build(
+        endpoint,
+        &format!(
+            "/subscriptions/{}/resourcegroups",
+            percent_encode(subscription.as_str())
         ),
-        what: what.to_string(),
-        headers: vec![],
-        bearer: Some(token),
-        body: None,
-    })?;
-    if !(200..300).contains(&reply.status) || reply.gave_up.is_some() {
-        return Err(failure(what, &reply));
+        api_version,
+        top,
+    )
+}
+
+/// The URL of the list of resources in a group.
+pub fn resources_url(
+    endpoint: &Endpoint,
+    subscription: &SubscriptionId,
+    group: &ResourceGroupName,
+    api_version: &str,
+) -> Result<Url> {
+    build(
+        endpoint,
+        &format!(
+            "/subscriptions/{}/resourceGroups/{}/resources",
+            percent_encode(subscription.as_str()),
+            percent_encode(group.as_str())
+        ),
+        api_version,
+        None,
+    )
+}
+
+fn build(endpoint: &Endpoint, path: &str, api_version: &str, top: Option<u32>) -> Result<Url> {
+    let mut query = format!("api-version={}", percent_encode(api_version));
+    if let Some(top) = top {
+        query.push_str(&format!("&%24top={top}"));
     }
-    serde_json::from_slice(&reply.body).map_err(|e| {
-        Error::failed(format!(
-            "{what}: ARM answered {} but the body is not JSON ({e})",
-            reply.status
-        ))
-    })
+    Url::parse(&endpoint.url(path, &query))
+        .map_err(|e| Error::failed(format!("internal: built an invalid URL: {e}")))
 }
 
 /// An ARM error body, `{"error":{"code","message"}}`, when there is one.
@@ -207,7 +175,7 @@ fn error_parts(reply: &Reply) -> (String, String) {
 }
 
 /// Turns an ARM answer that is not a success into an error of the right kind, with the fix.
-fn failure(what: &str, reply: &Reply) -> Error {
+pub fn failure(what: &str, reply: &Reply) -> Error {
     let (code, text) = error_parts(reply);
     let mut message = format!("{what}: {}", reply.status);
     if !code.is_empty() {
@@ -287,90 +255,6 @@ fn authorization_hint(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn guids_are_8_4_4_4_12_hex() {
-        assert!(is_guid("8d10da13-8125-4ba9-a717-bf7490507b3d"));
-        assert!(is_guid("92F95D8F-3C67-4124-91C7-8CF07CDBF241"));
-        for bad in [
-            "",
-            "{8d10da13-8125-4ba9-a717-bf7490507b3d}",
-            "8d10da138125-4ba9-a717-bf7490507b3d",
-            "8d10da13-8125-4ba9-a717-bf7490507b3",
-            "8d10da13-8125-4ba9-a717-bf7490507b3dd",
-            "xxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxx",
-            "8d10da13-8125-4ba9-a717-bf7490507b3g",
-            "８d10da13-8125-4ba9-a717-bf7490507b3d",
-        ] {
-            assert!(!is_guid(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn subscription_ids_are_lower_cased_and_trimmed() {
-        let s = SubscriptionId::parse(" 92F95D8F-3C67-4124-91C7-8CF07CDBF241 ").unwrap();
-        assert_eq!(s.as_str(), "92f95d8f-3c67-4124-91c7-8cf07cdbf241");
-        assert!(SubscriptionId::parse("my-subscription").is_err());
-    }
-
-    #[test]
-    fn group_names_follow_arm_rules() {
-        for ok in [
-            "rg",
-            "my_rg-1.(x)",
-            "grüne-gruppe",
-            "日本語",
-            &"a".repeat(90),
-        ] {
-            assert!(ResourceGroupName::parse(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "",
-            "ends.",
-            "has space",
-            "slash/inside",
-            "..",
-            "a%2F",
-            "new\nline",
-            "q?x",
-            &"a".repeat(91),
-        ] {
-            assert!(ResourceGroupName::parse(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn group_name_errors_do_not_echo_control_characters() {
-        let e = ResourceGroupName::parse("a\u{1b}[31mred").unwrap_err();
-        assert!(!e.contains('\u{1b}'), "{e:?}");
-    }
-
-    #[test]
-    fn identity_resource_ids_are_checked() {
-        let ok = "/subscriptions/8d10da13-8125-4ba9-a717-bf7490507b3d/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-1";
-        assert!(check_identity_resource_id(ok).is_ok());
-        for bad in [
-            "",
-            "id-1",
-            "/subscriptions/x/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id",
-            "/subscriptions/8d10da13-8125-4ba9-a717-bf7490507b3d/resourcegroups/rg/providers/Microsoft.Compute/virtualMachines/vm",
-            "/subscriptions/8d10da13-8125-4ba9-a717-bf7490507b3d/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/",
-            "/subscriptions/8d10da13-8125-4ba9-a717-bf7490507b3d/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/a/b",
-            "/subscriptions/8d10da13-8125-4ba9-a717-bf7490507b3d/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/a&b=c",
-        ] {
-            assert!(check_identity_resource_id(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn percent_encoding_keeps_only_unreserved() {
-        assert_eq!(
-            percent_encode("https://management.azure.com/"),
-            "https%3A%2F%2Fmanagement.azure.com%2F"
-        );
-        assert_eq!(percent_encode("grüne (1)"), "gr%C3%BCne%20%281%29");
-        assert_eq!(percent_encode("a/../b?c#d&e"), "a%2F..%2Fb%3Fc%23d%26e");
-    }
 
     fn reply(status: u16, body: &str) -> Reply {
         Reply {

@@ -6,6 +6,7 @@
 //! command.
 
 use std::ffi::OsString;
+use std::io::Read;
 use std::time::Duration;
 
 use crate::arm::{ResourceGroupName, SubscriptionId, check_identity_resource_id, is_guid};
@@ -26,6 +27,10 @@ Usage: armi [FLAGS] COMMAND [ARGS]
 
 Commands:
   group [NAME]        print a resource group (default: this VM's own)
+  groups              list the subscription's resource groups (every page)
+  resources           list the resources in a group (default: this VM's)
+  get PATH|URL        GET any ARM path; --all follows nextLink
+  rest METHOD PATH    any ARM call (PUT, PATCH, POST, DELETE...); --wait
   token [RESOURCE]    print an access token (default: for this cloud's ARM)
   instance            print this VM's instance metadata
   help [COMMAND]      print help for armi or a command
@@ -66,6 +71,7 @@ Examples:
   TOKEN=$(armi token)                     a token for ARM
   armi token https://vault.azure.net -o header | curl -H @- https://...
   armi --client-id 11111111-2222-3333-4444-555555555555 group
+  armi resources -q '[].name' -o tsv       names of everything in this group
 
 armi never prints a token except on stdout for `armi token`, and never uses a
 proxy for IMDS. HTTPS_PROXY, ALL_PROXY and NO_PROXY apply to ARM (curl's rules).
@@ -88,6 +94,82 @@ Examples:
 
 The default api-version is 2021-04-01. A missing Reader role is exit 5 with
 the role assignment to make; a missing group is exit 6.
+";
+
+const GROUPS_HELP: &str = "\
+armi groups: list every resource group of the subscription (default: this
+VM's), all pages merged into one JSON array.
+
+Usage: armi groups [-s ID] [--top N] [--api-version V] [FLAGS]
+
+  --top N    passed to ARM as $top (items per page)
+
+Examples:
+  armi groups
+  armi groups -q '[].name' -o tsv
+  armi groups -s 8d10da13-8125-4ba9-a717-bf7490507b3d -o compact
+
+Pages are printed as they arrive: any length costs one page of memory.
+A nextLink to another host or over http is refused (exit 1).
+";
+
+const RESOURCES_HELP: &str = "\
+armi resources: list every resource in a resource group (default: this
+VM's), all pages merged into one JSON array.
+
+Usage: armi resources [-g NAME] [-s ID] [--api-version V] [FLAGS]
+
+Examples:
+  armi resources
+  armi resources -g rg-web -q '[].id' -o tsv
+  armi resources -q '[].type' -o tsv | sort | uniq -c
+";
+
+const GET_HELP: &str = "\
+armi get PATH|URL: GET any ARM path (/subscriptions/...) or a full URL on
+the ARM endpoint's host, and print the JSON.
+
+Usage: armi get PATH|URL [--api-version V] [--all] [FLAGS]
+
+  --api-version V  required unless PATH carries ?api-version=...
+  --all            follow nextLink and merge every page's value into one
+                   JSON array
+
+Examples:
+  sub=$(armi instance -q compute.subscriptionId -o tsv)
+  armi get \"/subscriptions/$sub/resourceGroups/rg-web?api-version=2021-04-01\"
+  armi get \"/subscriptions/$sub/providers/Microsoft.Compute/virtualMachines\" \\
+      --api-version 2024-07-01 --all -q '[].name' -o tsv
+";
+
+const REST_HELP: &str = "\
+armi rest METHOD PATH|URL: any call to ARM (or, with --resource, to another
+Azure API), with the managed identity's token.
+
+Usage: armi rest METHOD PATH|URL [--body JSON|@FILE|-] [-H 'K: V']...
+                 [--wait] [--resource AUDIENCE] [--api-version V] [FLAGS]
+
+  METHOD            GET, HEAD, PUT, PATCH, POST or DELETE
+  --body B          the request body: JSON text, @file.json, or - for stdin;
+                    checked to be JSON before anything is sent
+  -H, --header K:V  an extra header (repeatable)
+  --wait            follow a long-running operation (201/202 with
+                    Azure-AsyncOperation or Location) to its end, as
+                    Retry-After asks, within --timeout; a failed operation
+                    is exit 1 with its error
+  --resource AUD    call another Azure API with a token for AUD; the URL's
+                    host must be AUD's host or below it
+
+Examples:
+  vm=$(armi instance -q compute.resourceId -o tsv)
+  armi rest PATCH \"$vm\" --api-version 2024-07-01 \\
+      --body '{\"tags\":{\"role\":\"web\"}}' --wait
+  armi rest POST \"$vm/restart\" --api-version 2024-07-01 --wait
+  armi rest GET https://myvault.vault.azure.net/secrets/db?api-version=7.4 \\
+      --resource https://vault.azure.net -q value -o tsv
+
+The token goes only to the endpoint's host (or AUD's): a Location or
+Azure-AsyncOperation URL elsewhere, or over http, is refused (exit 1).
 ";
 
 const TOKEN_HELP: &str = "\
@@ -148,8 +230,75 @@ pub struct Invocation {
 #[derive(Debug, PartialEq)]
 pub enum Command {
     Group,
+    Groups { top: Option<u32> },
+    Resources,
+    Get { target: String, all: bool },
+    Rest(Rest),
     Token { resource: Option<String> },
     Instance,
+}
+
+/// `armi rest`: one call, as given.
+#[derive(Debug, PartialEq)]
+pub struct Rest {
+    pub method: Method,
+    pub target: String,
+    /// The body, already checked to be JSON.
+    pub body: Option<Vec<u8>>,
+    pub headers: Vec<(String, String)>,
+    pub wait: bool,
+    /// Another API's audience (`--resource`): the token is for it, and the URL must be on it.
+    pub resource: Option<String>,
+}
+
+/// The methods `armi rest` sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    Put,
+    Patch,
+    Post,
+    Delete,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Post => "POST",
+            Method::Delete => "DELETE",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Method> {
+        let method = match text.to_ascii_uppercase().as_str() {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            "PUT" => Method::Put,
+            "PATCH" => Method::Patch,
+            "POST" => Method::Post,
+            "DELETE" => Method::Delete,
+            _ => {
+                return Err(Error::usage(format!(
+                    "armi rest: '{}' is not a method; use GET, HEAD, PUT, PATCH, POST or DELETE",
+                    crate::imds::clean(text)
+                )));
+            }
+        };
+        Ok(method)
+    }
+
+    /// Methods that change something, and so may start a long-running operation.
+    fn writes(self) -> bool {
+        matches!(
+            self,
+            Method::Put | Method::Patch | Method::Post | Method::Delete
+        )
+    }
 }
 
 /// How armi prints.
@@ -200,6 +349,12 @@ struct Raw {
     output: Option<String>,
     timeout: Option<String>,
     ca_file: Option<String>,
+    top: Option<String>,
+    body: Option<String>,
+    resource: Option<String>,
+    headers: Vec<String>,
+    all: bool,
+    wait: bool,
     verbose: bool,
     help: bool,
     version: bool,
@@ -235,6 +390,10 @@ fn help_for(topic: Option<&str>) -> Result<&'static str> {
     match topic {
         None => Ok(HELP),
         Some("group") => Ok(GROUP_HELP),
+        Some("groups") => Ok(GROUPS_HELP),
+        Some("resources") => Ok(RESOURCES_HELP),
+        Some("get") => Ok(GET_HELP),
+        Some("rest") => Ok(REST_HELP),
         Some("token") => Ok(TOKEN_HELP),
         Some("instance") => Ok(INSTANCE_HELP),
         Some("help") => Ok(HELP),
@@ -243,8 +402,9 @@ fn help_for(topic: Option<&str>) -> Result<&'static str> {
 }
 
 fn unknown_command(name: &str) -> Error {
-    Error::usage(format!("unknown command '{}'", crate::imds::clean(name)))
-        .with_hint("commands: group, token, instance; see armi --help")
+    Error::usage(format!("unknown command '{}'", crate::imds::clean(name))).with_hint(
+        "commands: group, groups, resources, get, rest, token, instance; see armi --help",
+    )
 }
 
 /// One pass over argv: flags anywhere, the first value is the command, the rest positionals.
@@ -275,6 +435,22 @@ where
                 raw.verbose = true;
                 continue;
             }
+            Long("all") => {
+                raw.all = true;
+                continue;
+            }
+            Long("wait") => {
+                raw.wait = true;
+                continue;
+            }
+            Short('H') | Long("header") => {
+                let value = parser
+                    .value()?
+                    .into_string()
+                    .map_err(|v| Error::usage(format!("{flag}: {v:?} is not valid UTF-8")))?;
+                raw.headers.push(value);
+                continue;
+            }
             Value(v) => {
                 let v = v
                     .into_string()
@@ -299,6 +475,9 @@ where
             Short('o') | Long("output") => &mut raw.output,
             Long("timeout") => &mut raw.timeout,
             Long("ca-file") => &mut raw.ca_file,
+            Long("top") => &mut raw.top,
+            Long("body") => &mut raw.body,
+            Long("resource") => &mut raw.resource,
             _ => {
                 return Err(Error::from(arg.unexpected()).with_hint("see armi --help"));
             }
@@ -326,10 +505,40 @@ fn command(name: &str, raw: &Raw) -> Result<Command> {
             None => Ok(()),
         }
     };
+    let required = |index: usize, what: &str| -> Result<String> {
+        raw.positionals.get(index).cloned().ok_or_else(|| {
+            Error::usage(format!("armi {name}: {what} is missing"))
+                .with_hint(format!("see armi {name} --help"))
+        })
+    };
+    only_for(name, raw)?;
     match name {
         "group" => {
             extra(1)?;
             Ok(Command::Group)
+        }
+        "groups" => {
+            extra(0)?;
+            Ok(Command::Groups {
+                top: raw.top.as_deref().map(top).transpose()?,
+            })
+        }
+        "resources" => {
+            extra(0)?;
+            Ok(Command::Resources)
+        }
+        "get" => {
+            extra(1)?;
+            Ok(Command::Get {
+                target: required(0, "PATH or URL")?,
+                all: raw.all,
+            })
+        }
+        "rest" => {
+            extra(2)?;
+            let method = Method::parse(&required(0, "METHOD")?)?;
+            let target = required(1, "PATH or URL")?;
+            rest(method, target, raw).map(Command::Rest)
         }
         "token" => {
             extra(1)?;
@@ -343,6 +552,134 @@ fn command(name: &str, raw: &Raw) -> Result<Command> {
         }
         other => Err(unknown_command(other)),
     }
+}
+
+/// Flags that belong to one command are refused on the others, so that a misplaced flag is
+/// not silently ignored.
+fn only_for(name: &str, raw: &Raw) -> Result<()> {
+    let owned = [
+        ("--top", raw.top.is_some(), "groups"),
+        ("--all", raw.all, "get"),
+        ("--body", raw.body.is_some(), "rest"),
+        ("--header", !raw.headers.is_empty(), "rest"),
+        ("--wait", raw.wait, "rest"),
+        ("--resource", raw.resource.is_some(), "rest"),
+    ];
+    for (flag, given, owner) in owned {
+        if given && name != owner {
+            return Err(Error::usage(format!(
+                "{flag} is for `armi {owner}`, not `armi {name}`"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn top(text: &str) -> Result<u32> {
+    text.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|&n| n >= 1)
+        .ok_or_else(|| {
+            Error::usage(format!(
+                "--top: '{}' is not a whole number of at least 1",
+                crate::imds::clean(text)
+            ))
+        })
+}
+
+/// Most a request body may be: ARM refuses requests over 4 MB.
+const MAX_BODY_BYTES: usize = 4 << 20;
+
+fn rest(method: Method, target: String, raw: &Raw) -> Result<Rest> {
+    if raw.wait && !method.writes() {
+        return Err(Error::usage(format!(
+            "--wait follows a long-running PUT, PATCH, POST or DELETE; {} returns at once",
+            method.as_str()
+        )));
+    }
+    let body = match raw.body.as_deref() {
+        None => None,
+        Some(_) if !matches!(method, Method::Put | Method::Patch | Method::Post) => {
+            return Err(Error::usage(format!(
+                "--body goes with PUT, PATCH or POST, not {}",
+                method.as_str()
+            )));
+        }
+        Some(spec) => Some(body(spec)?),
+    };
+    let headers = raw
+        .headers
+        .iter()
+        .map(|h| header(h))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Rest {
+        method,
+        target,
+        body,
+        headers,
+        wait: raw.wait,
+        resource: raw.resource.clone(),
+    })
+}
+
+/// `--body JSON`, `--body @FILE` or `--body -` (stdin), checked to be JSON before anything is sent.
+fn body(spec: &str) -> Result<Vec<u8>> {
+    let (bytes, source) = if spec == "-" {
+        let mut buf = Vec::new();
+        std::io::Read::take(std::io::stdin().lock(), MAX_BODY_BYTES as u64 + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::usage(format!("--body -: cannot read stdin: {e}")))?;
+        (buf, "stdin".to_string())
+    } else if let Some(path) = spec.strip_prefix('@') {
+        let file = std::fs::File::open(path)
+            .map_err(|e| Error::usage(format!("--body @{path}: cannot read it: {e}")))?;
+        let mut buf = Vec::new();
+        std::io::Read::take(file, MAX_BODY_BYTES as u64 + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::usage(format!("--body @{path}: cannot read it: {e}")))?;
+        (buf, format!("@{path}"))
+    } else {
+        (spec.as_bytes().to_vec(), "the argument".to_string())
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(Error::usage(format!(
+            "--body: {source} is over 4 MiB, more than ARM accepts"
+        )));
+    }
+    serde_json::from_slice::<serde_json::Value>(&bytes).map_err(|e| {
+        Error::usage(format!("--body: {source} is not valid JSON: {e}"))
+            .with_hint("quote it for the shell: --body '{\"tags\":{\"env\":\"prod\"}}', or use --body @file.json")
+    })?;
+    Ok(bytes)
+}
+
+/// `--header 'Name: value'`. The headers armi owns (the token, framing) cannot be replaced.
+fn header(text: &str) -> Result<(String, String)> {
+    let bad = |why: &str| Error::usage(format!("--header '{}': {why}", crate::imds::clean(text)));
+    let (name, value) = text
+        .split_once(':')
+        .ok_or_else(|| bad("expected 'Name: value'"))?;
+    let name = name.trim();
+    let value = value.trim();
+    let token_char = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || !name.chars().all(token_char) {
+        return Err(bad("the name is not a valid header name"));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\t') {
+        return Err(bad("the value has control characters"));
+    }
+    let reserved = [
+        "authorization",
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+    ];
+    if reserved.contains(&name.to_ascii_lowercase().as_str()) {
+        return Err(bad("armi sets this header itself"));
+    }
+    Ok((name.to_string(), value.to_string()))
 }
 
 /// Validates every value and applies the environment (flags win).

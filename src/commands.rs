@@ -1,27 +1,26 @@
 //! What each command does, from a validated invocation to what is printed on stdout.
 
-use std::io::Write;
+use std::io::{BufWriter, ErrorKind, Write};
 
 use serde_json::Value;
 
-use crate::arm::{self, ResourceGroupName, SubscriptionId};
-use crate::cli::{self, Command, Invocation, Output, Parsed, Settings};
-use crate::cloud::Cloud;
+use crate::arm::pages::{self, Flow};
+use crate::arm::{self, Origin, ResourceGroupName, Session, SubscriptionId, Url, lro};
+use crate::cli::{self, Command, Invocation, Method, Output, Parsed, Rest, Settings};
+use crate::cloud::{CLOUDS, Cloud};
 use crate::error::{Error, Result};
-use crate::http::{self, ArmTransport, Deadline, Endpoint, Http};
+use crate::http::{self, ArmTransport, Deadline, Endpoint, Http, ProxyEnv};
 use crate::imds::{self, Vm};
-use crate::output::{self, Format};
+use crate::output::{self, Format, ListPrinter};
 use crate::token::Token;
 
 /// Runs what the command line asked for.
 pub fn run(parsed: Parsed) -> Result<()> {
     match parsed {
-        Parsed::Help(text) => print(text),
-        Parsed::Version => print(&format!(
-            "armi {} ({})\n",
-            env!("CARGO_PKG_VERSION"),
-            target()
-        )),
+        Parsed::Help(text) => print(text.as_bytes()),
+        Parsed::Version => {
+            print(format!("armi {} ({})\n", env!("CARGO_PKG_VERSION"), target()).as_bytes())
+        }
         Parsed::MissingCommand => {
             eprint!("{}", cli::HELP);
             Err(Error::usage("no command given"))
@@ -33,12 +32,16 @@ pub fn run(parsed: Parsed) -> Result<()> {
 fn invoke(Invocation { command, settings }: Invocation) -> Result<()> {
     // Everything that can be refused is checked before the first request goes out.
     let arm = match command {
-        Command::Group => Some(arm_transport(&settings)?),
         Command::Token { .. } | Command::Instance => None,
+        _ => Some(arm_transport(&settings)?),
     };
     let http = Http::new(Deadline::after(settings.timeout), settings.verbose, arm);
     match command {
         Command::Group => group(&http, &settings),
+        Command::Groups { top } => groups(&http, &settings, top),
+        Command::Resources => resources(&http, &settings),
+        Command::Get { target, all } => get(&http, &settings, &target, all),
+        Command::Rest(call) => rest(&http, &settings, call),
         Command::Token { resource } => token(&http, &settings, resource),
         Command::Instance => {
             let doc = imds::instance(&http, &settings.imds_endpoint)?;
@@ -49,52 +52,127 @@ fn invoke(Invocation { command, settings }: Invocation) -> Result<()> {
 
 /// `armi group`: the VM's own group unless told otherwise.
 fn group(http: &Http, settings: &Settings) -> Result<()> {
-    let vm = vm_if_needed(
-        http,
-        settings,
-        settings.subscription.is_none() || settings.resource_group.is_none(),
-    )?;
-    let cloud = cloud(http, settings, vm.as_ref())?;
-    let subscription = match &settings.subscription {
-        Some(s) => s.clone(),
-        None => from_vm(
-            vm.as_ref(),
-            "subscriptionId",
-            "-s",
-            |vm| &vm.subscription_id,
-            SubscriptionId::parse,
-        )?,
-    };
-    let group = match &settings.resource_group {
-        Some(g) => g.clone(),
-        None => from_vm(
-            vm.as_ref(),
-            "resourceGroupName",
-            "-g",
-            |vm| &vm.resource_group,
-            ResourceGroupName::parse,
-        )?,
-    };
-    let token = imds::token(
-        http,
-        &settings.imds_endpoint,
-        cloud.arm_audience,
-        &settings.identity,
-    )?;
+    let needs_vm = settings.subscription.is_none() || settings.resource_group.is_none();
+    let (vm, cloud) = vm_and_cloud(http, settings, needs_vm)?;
+    let subscription = subscription(settings, vm.as_ref())?;
+    let group = resource_group(settings, vm.as_ref())?;
     let endpoint = arm_endpoint(settings, &cloud)?;
-    let api_version = settings
-        .api_version
-        .as_deref()
-        .unwrap_or(arm::GROUP_API_VERSION);
-    let doc = arm::get_group(
-        http,
-        &endpoint,
-        &token.access_token,
-        &subscription,
-        &group,
-        api_version,
-    )?;
+    let url = arm::group_url(&endpoint, &subscription, &group, api_version(settings))?;
+    let what = format!(
+        "GET resource group '{}' in subscription {}",
+        group.as_str(),
+        subscription.as_str()
+    );
+    let token = arm_token(http, settings, &cloud)?;
+    let session = open(http, &endpoint, &token)?;
+    let doc = session.get_json(&url, &what)?;
     print_data(doc, settings)
+}
+
+/// `armi groups`: every resource group of the subscription, all pages.
+fn groups(http: &Http, settings: &Settings, top: Option<u32>) -> Result<()> {
+    let (vm, cloud) = vm_and_cloud(http, settings, settings.subscription.is_none())?;
+    let subscription = subscription(settings, vm.as_ref())?;
+    let endpoint = arm_endpoint(settings, &cloud)?;
+    let url = arm::groups_url(&endpoint, &subscription, api_version(settings), top)?;
+    let what = format!(
+        "list resource groups in subscription {}",
+        subscription.as_str()
+    );
+    let token = arm_token(http, settings, &cloud)?;
+    print_list(&open(http, &endpoint, &token)?, url, &what, settings)
+}
+
+/// `armi resources`: every resource in a group (default: the VM's), all pages.
+fn resources(http: &Http, settings: &Settings) -> Result<()> {
+    let needs_vm = settings.subscription.is_none() || settings.resource_group.is_none();
+    let (vm, cloud) = vm_and_cloud(http, settings, needs_vm)?;
+    let subscription = subscription(settings, vm.as_ref())?;
+    let group = resource_group(settings, vm.as_ref())?;
+    let endpoint = arm_endpoint(settings, &cloud)?;
+    let url = arm::resources_url(&endpoint, &subscription, &group, api_version(settings))?;
+    let what = format!(
+        "list resources in group '{}' of subscription {}",
+        group.as_str(),
+        subscription.as_str()
+    );
+    let token = arm_token(http, settings, &cloud)?;
+    print_list(&open(http, &endpoint, &token)?, url, &what, settings)
+}
+
+/// `armi get PATH|URL`: any ARM GET; `--all` merges every page's `value`.
+fn get(http: &Http, settings: &Settings, target: &str, all: bool) -> Result<()> {
+    let (endpoint, cloud, url) = arm_target(http, settings, target)?;
+    let what = format!("GET {}", url.rest);
+    let token = arm_token(http, settings, &cloud)?;
+    let session = open(http, &endpoint, &token)?;
+    if all {
+        return print_list(&session, url, &what, settings);
+    }
+    let doc = session.get_json(&url, &what)?;
+    print_data(doc, settings)
+}
+
+/// `armi rest METHOD PATH|URL`: any call, to ARM or (`--resource`) another Azure API.
+fn rest(http: &Http, settings: &Settings, call: Rest) -> Result<()> {
+    let method = call.method.as_str();
+    let (session_token, endpoint_host, url) = match &call.resource {
+        Some(audience) => {
+            let origin = Origin::of_audience(audience)?;
+            let url = origin.target(None, &call.target)?;
+            let url = with_api_version(url, settings.api_version.as_deref(), false)?;
+            let token = imds::token(http, &settings.imds_endpoint, audience, &settings.identity)?;
+            (token, (origin, url.host.clone(), url.https), url)
+        }
+        None => {
+            let (endpoint, cloud, url) = arm_target(http, settings, &call.target)?;
+            let token = arm_token(http, settings, &cloud)?;
+            (
+                token,
+                (Origin::of(&endpoint), endpoint.host.clone(), endpoint.https),
+                url,
+            )
+        }
+    };
+    let (origin, host, https) = endpoint_host;
+    http.open_arm(&host, https)?;
+    let session = Session::new(http, origin, &session_token.access_token);
+    let what = format!("{method} {}", url.rest);
+    let headers = call
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    let reply = session.send(method, &url, headers, call.body, &what)?;
+    let reply = arm::expect_success(reply, &what)?;
+    if call.wait {
+        let result = lro::wait(&session, method, &url, reply, &what)?;
+        return match result {
+            Some(doc) => print_data(doc, settings),
+            None => Ok(()),
+        };
+    }
+    if matches!(reply.status, 201 | 202)
+        && reply
+            .header("azure-asyncoperation")
+            .or(reply.header("location"))
+            .is_some()
+    {
+        eprintln!(
+            "armi: {what}: accepted ({}); the operation goes on in Azure (--wait waits for it)",
+            reply.status
+        );
+    }
+    if call.method == Method::Head || reply.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    match serde_json::from_slice::<Value>(&reply.body) {
+        Ok(doc) => print_data(doc, settings),
+        Err(_) if settings.query.is_none() => print(&reply.body),
+        Err(e) => Err(Error::failed(format!(
+            "{what}: the body is not JSON ({e}), so --query cannot apply"
+        ))),
+    }
 }
 
 /// `armi token`: a token for RESOURCE, or for this cloud's ARM.
@@ -102,18 +180,21 @@ fn token(http: &Http, settings: &Settings, resource: Option<String>) -> Result<(
     let resource = match resource {
         Some(r) => r,
         None => {
-            let vm = vm_if_needed(http, settings, false)?;
-            cloud(http, settings, vm.as_ref())?.arm_audience.to_string()
+            let (_, cloud) = vm_and_cloud(http, settings, false)?;
+            cloud.arm_audience.to_string()
         }
     };
     let token = imds::token(http, &settings.imds_endpoint, &resource, &settings.identity)?;
     match settings.output {
-        Output::Raw => print(&format!("{}\n", token.access_token)),
-        Output::Header => print(&format!(
-            "Authorization: {} {}\n",
-            token.token_type, token.access_token
-        )),
-        Output::Env => print(&env_lines(&token)),
+        Output::Raw => print(format!("{}\n", token.access_token).as_bytes()),
+        Output::Header => print(
+            format!(
+                "Authorization: {} {}\n",
+                token.token_type, token.access_token
+            )
+            .as_bytes(),
+        ),
+        Output::Env => print(env_lines(&token).as_bytes()),
         Output::Data(_) => print_data(token.to_json(), settings),
     }
 }
@@ -125,14 +206,17 @@ fn env_lines(token: &Token) -> String {
     )
 }
 
-/// Instance metadata, fetched only when something still needs it: the subscription or group,
-/// or the cloud when neither `--cloud` nor `ARMI_CLOUD` names one.
-fn vm_if_needed(http: &Http, settings: &Settings, needed: bool) -> Result<Option<Vm>> {
-    if !needed && settings.cloud.is_some() {
-        return Ok(None);
-    }
-    let doc = imds::instance(http, &settings.imds_endpoint)?;
-    Ok(Some(Vm::from_instance(&doc)))
+/// Instance metadata, fetched only when something still needs it (the subscription or group,
+/// or the cloud when neither `--cloud` nor `ARMI_CLOUD` names one), and the cloud.
+fn vm_and_cloud(http: &Http, settings: &Settings, needs_vm: bool) -> Result<(Option<Vm>, Cloud)> {
+    let vm = if needs_vm || settings.cloud.is_none() {
+        let doc = imds::instance(http, &settings.imds_endpoint)?;
+        Some(Vm::from_instance(&doc))
+    } else {
+        None
+    };
+    let cloud = cloud(http, settings, vm.as_ref())?;
+    Ok((vm, cloud))
 }
 
 /// The cloud: `--cloud`/`ARMI_CLOUD`, else IMDS's `azEnvironment`, else public.
@@ -160,6 +244,32 @@ fn cloud(http: &Http, settings: &Settings, vm: Option<&Vm>) -> Result<Cloud> {
     Ok(cloud)
 }
 
+fn subscription(settings: &Settings, vm: Option<&Vm>) -> Result<SubscriptionId> {
+    match &settings.subscription {
+        Some(s) => Ok(s.clone()),
+        None => from_vm(
+            vm,
+            "subscriptionId",
+            "-s",
+            |vm| &vm.subscription_id,
+            SubscriptionId::parse,
+        ),
+    }
+}
+
+fn resource_group(settings: &Settings, vm: Option<&Vm>) -> Result<ResourceGroupName> {
+    match &settings.resource_group {
+        Some(g) => Ok(g.clone()),
+        None => from_vm(
+            vm,
+            "resourceGroupName",
+            "-g",
+            |vm| &vm.resource_group,
+            ResourceGroupName::parse,
+        ),
+    }
+}
+
 /// A value armi takes from instance metadata when no flag gave it: present and valid, or an
 /// error that names the field and the flag that replaces it.
 fn from_vm<T>(
@@ -184,6 +294,13 @@ fn from_vm<T>(
     )
 }
 
+fn api_version(settings: &Settings) -> &str {
+    settings
+        .api_version
+        .as_deref()
+        .unwrap_or(arm::GROUP_API_VERSION)
+}
+
 fn arm_endpoint(settings: &Settings, cloud: &Cloud) -> Result<Endpoint> {
     match &settings.arm_endpoint {
         Some(e) => Ok(e.clone()),
@@ -192,66 +309,163 @@ fn arm_endpoint(settings: &Settings, cloud: &Cloud) -> Result<Endpoint> {
     }
 }
 
-/// Roots and proxy for ARM, read and checked up front (exit 2 on a bad file or proxy URL).
+/// A token for this cloud's ARM.
+fn arm_token(http: &Http, settings: &Settings, cloud: &Cloud) -> Result<Token> {
+    imds::token(
+        http,
+        &settings.imds_endpoint,
+        cloud.arm_audience,
+        &settings.identity,
+    )
+}
+
+/// A session with ARM at `endpoint`: the agent for it, and the token bound to its origin.
+fn open<'a>(http: &'a Http, endpoint: &Endpoint, token: &'a Token) -> Result<Session<'a>> {
+    http.open_arm(&endpoint.host, endpoint.https)?;
+    Ok(Session::new(
+        http,
+        Origin::of(endpoint),
+        &token.access_token,
+    ))
+}
+
+/// The ARM endpoint, cloud and URL for a PATH or URL from the command line. The target is
+/// checked before any request, and a full URL names its cloud by its host, so that a URL on
+/// another host is refused without asking IMDS anything.
+fn arm_target(http: &Http, settings: &Settings, target: &str) -> Result<(Endpoint, Cloud, Url)> {
+    let check = |endpoint: &Endpoint| -> Result<Url> {
+        let url = Origin::of(endpoint).target(Some(endpoint), target)?;
+        with_api_version(url, settings.api_version.as_deref(), true)
+    };
+    let named = match (&settings.arm_endpoint, settings.cloud) {
+        (None, None) if !target.starts_with('/') => Some(cloud_of_url(target)?),
+        (_, cloud) => cloud,
+    };
+    // The shape first, on the endpoint known so far (for a path, any endpoint will do).
+    check(&arm_endpoint(
+        settings,
+        &named.unwrap_or_else(Cloud::public),
+    )?)?;
+    let cloud = match named {
+        Some(cloud) => cloud,
+        None => vm_and_cloud(http, settings, false)?.1,
+    };
+    let endpoint = arm_endpoint(settings, &cloud)?;
+    let url = check(&endpoint)?;
+    Ok((endpoint, cloud, url))
+}
+
+/// For a full URL with neither `--arm-endpoint` nor `--cloud`: the cloud whose ARM it is on.
+fn cloud_of_url(target: &str) -> Result<Cloud> {
+    let url =
+        Url::parse(target).map_err(|e| Error::usage(format!("'{}' {e}", imds::clean(target))))?;
+    CLOUDS
+        .iter()
+        .copied()
+        .find(|c| Endpoint::parse(c.arm_endpoint).is_ok_and(|e| e.host == url.host))
+        .ok_or_else(|| {
+            Error::usage(format!(
+                "'{}' is not on an ARM endpoint ({}); armi sends the token only there",
+                imds::clean(target),
+                CLOUDS.iter().map(|c| c.arm_endpoint).collect::<Vec<_>>().join(", ")
+            ))
+            .with_hint("for Azure Stack or an emulator pass --arm-endpoint; for another Azure API use armi rest --resource")
+        })
+}
+
+/// Puts `--api-version` into the URL, or checks the URL has one; never both.
+fn with_api_version(mut url: Url, flag: Option<&str>, required: bool) -> Result<Url> {
+    match (url.query("api-version").is_some(), flag) {
+        (true, Some(_)) => Err(Error::usage(
+            "api-version is both in the URL and in --api-version: give it once",
+        )),
+        (false, Some(version)) => {
+            let joiner = if url.rest.contains('?') { '&' } else { '?' };
+            url.rest = format!(
+                "{}{joiner}api-version={}",
+                url.rest,
+                arm::percent_encode(version)
+            );
+            Ok(url)
+        }
+        (false, None) if required => Err(Error::usage(
+            "--api-version is required (or put ?api-version=... in the PATH)",
+        )
+        .with_hint(
+            "each ARM resource type has its own versions, e.g. 2021-04-01 for resource groups",
+        )),
+        _ => Ok(url),
+    }
+}
+
+/// Roots and proxy settings for ARM, read and checked up front (exit 2 on a bad file or proxy URL).
 fn arm_transport(settings: &Settings) -> Result<ArmTransport> {
     let roots = match &settings.ca_file {
         Some((path, source)) => Some(http::load_roots(path, source)?),
         None => None,
     };
-    // The proxy depends on the host; with the default endpoint it is the cloud's ARM host, and
-    // every cloud's ARM is https on a public name, so the public one stands for all of them.
-    let endpoint = match &settings.arm_endpoint {
-        Some(e) => e.clone(),
-        None => Endpoint::parse(Cloud::public().arm_endpoint).map_err(Error::failed)?,
-    };
     let env = |name: &str| std::env::var(name).ok();
-    let proxy = match http::proxy_for(&endpoint, &env) {
-        Some((name, url)) => {
-            let proxy = ureq::Proxy::new(&url).map_err(|e| {
-                Error::usage(format!(
-                    "{name}: '{}' is not a usable proxy URL: {e}",
-                    http::proxy_display(&url)
-                ))
-            })?;
-            if settings.verbose {
-                eprintln!(
-                    "armi: ARM via proxy {} (from {name})",
-                    http::proxy_display(&url)
-                );
-            }
-            Some(proxy)
-        }
-        None => None,
-    };
     Ok(ArmTransport {
         roots,
-        proxy,
-        https_only: endpoint.https,
+        proxies: ProxyEnv::read(&env)?,
     })
+}
+
+/// Streams a list to stdout page by page.
+fn print_list(session: &Session, first: Url, what: &str, settings: &Settings) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut printer = ListPrinter::new(
+        BufWriter::new(stdout.lock()),
+        data_format(settings),
+        settings.query.as_ref(),
+    );
+    let mut closed = false;
+    pages::each_item(session, first, what, &mut |item| match printer.push(item) {
+        Ok(()) => Ok(Flow::More),
+        Err(e) if e.kind() == ErrorKind::BrokenPipe => {
+            closed = true;
+            Ok(Flow::Stop)
+        }
+        Err(e) => Err(Error::failed(format!("cannot write to stdout: {e}"))),
+    })?;
+    if closed {
+        return Ok(());
+    }
+    match printer.finish() {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(no_match()),
+        Err(e) if e.kind() == ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::failed(format!("cannot write to stdout: {e}"))),
+    }
 }
 
 /// Applies `--query` and prints in the chosen format.
 fn print_data(value: Value, settings: &Settings) -> Result<()> {
     let value = match &settings.query {
-        Some(query) => query.apply(&value).ok_or_else(|| {
-            Error::failed("--query matched nothing")
-                .with_hint("check the path against the output without -q")
-        })?,
+        Some(query) => query.apply(&value).ok_or_else(no_match)?,
         None => value,
     };
-    let format = match settings.output {
+    print(output::render(&value, data_format(settings)).as_bytes())
+}
+
+fn no_match() -> Error {
+    Error::failed("--query matched nothing")
+        .with_hint("check the path against the output without -q")
+}
+
+fn data_format(settings: &Settings) -> Format {
+    match settings.output {
         Output::Data(f) => f,
         _ => Format::Json,
-    };
-    print(&output::render(&value, format))
+    }
 }
 
 /// Writes to stdout; a closed pipe (`armi group | head -1`) is not an error.
-fn print(text: &str) -> Result<()> {
+fn print(bytes: &[u8]) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+    match out.write_all(bytes).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) if e.kind() == ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(Error::failed(format!("cannot write to stdout: {e}"))),
     }
 }

@@ -6,6 +6,7 @@
 //! ureq's own reading differs from curl's. No agent follows redirects: a redirect would carry
 //! the request to a host armi did not choose.
 
+use std::cell::{Cell, OnceCell};
 use std::io::IsTerminal;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -247,17 +248,19 @@ impl Reply {
 /// The transport settings a command runs with.
 pub struct Http {
     identity: Agent,
-    arm: Option<Agent>,
+    arm_transport: Option<ArmTransport>,
+    arm: OnceCell<Agent>,
     pub deadline: Deadline,
     pub verbose: bool,
-    progress_shown: std::cell::Cell<bool>,
+    progress_shown: Cell<bool>,
 }
 
-/// How ARM is reached: roots and proxy, decided before anything is sent.
+/// How ARM (or another API armi sends a token to) is reached: trusted roots and the proxy
+/// variables, read and checked before anything is sent. The agent itself is built once the
+/// destination is known, because `NO_PROXY` depends on the host.
 pub struct ArmTransport {
     pub roots: Option<Vec<Certificate<'static>>>,
-    pub proxy: Option<ureq::Proxy>,
-    pub https_only: bool,
+    pub proxies: ProxyEnv,
 }
 
 impl Http {
@@ -271,30 +274,56 @@ impl Http {
             .accept("application/json")
             .build()
             .new_agent();
-        let arm = arm.map(|t| {
-            let roots = match t.roots {
-                Some(certs) => RootCerts::Specific(Arc::new(certs)),
-                None => RootCerts::WebPki,
-            };
-            Agent::config_builder()
-                .proxy(t.proxy)
-                .https_only(t.https_only)
-                .max_redirects(0)
-                .http_status_as_error(false)
-                .timeout_connect(Some(ARM_CONNECT_TIMEOUT))
-                .tls_config(TlsConfig::builder().root_certs(roots).build())
-                .user_agent(USER_AGENT)
-                .accept("application/json")
-                .build()
-                .new_agent()
-        });
         Http {
             identity,
-            arm,
+            arm_transport: arm,
+            arm: OnceCell::new(),
             deadline,
             verbose,
-            progress_shown: std::cell::Cell::new(false),
+            progress_shown: Cell::new(false),
         }
+    }
+
+    /// Builds the agent for requests with a token, for the one origin a command talks to.
+    pub fn open_arm(&self, host: &str, https: bool) -> Result<()> {
+        if self.arm.get().is_some() {
+            return Ok(());
+        }
+        let Some(transport) = &self.arm_transport else {
+            return Err(Error::failed("internal: no ARM transport was set up"));
+        };
+        let roots = match &transport.roots {
+            Some(certs) => RootCerts::Specific(Arc::new(certs.clone())),
+            None => RootCerts::WebPki,
+        };
+        let proxy = match transport.proxies.for_host(host, https) {
+            Some((name, url)) => {
+                self.trace(&format!(
+                    "{host} via proxy {} (from {name})",
+                    proxy_display(&url)
+                ));
+                Some(ureq::Proxy::new(&url).map_err(|e| {
+                    Error::usage(format!(
+                        "{name}: '{}' is not a usable proxy URL: {e}",
+                        proxy_display(&url)
+                    ))
+                })?)
+            }
+            None => None,
+        };
+        let agent = Agent::config_builder()
+            .proxy(proxy)
+            .https_only(https)
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .timeout_connect(Some(ARM_CONNECT_TIMEOUT))
+            .tls_config(TlsConfig::builder().root_certs(roots).build())
+            .user_agent(USER_AGENT)
+            .accept("application/json")
+            .build()
+            .new_agent();
+        let _ = self.arm.set(agent);
+        Ok(())
     }
 
     /// Writes one `-v` line (redacted).
@@ -406,7 +435,7 @@ impl Http {
                 IMDS_BODY_CAP,
                 remaining.min(IMDS_ATTEMPT_TIMEOUT),
             ),
-            Service::Arm => match &self.arm {
+            Service::Arm => match self.arm.get() {
                 Some(agent) => (agent, ARM_BODY_CAP, remaining),
                 None => {
                     return Err(Failure::Fatal(Error::failed(
@@ -637,7 +666,7 @@ fn unreachable(req: &Request, why: &str, elapsed: Duration) -> Error {
 
 /// Exponential backoff from 1 s, capped at 10 s, with ±25 % jitter so that many machines
 /// started together do not retry in step.
-fn backoff(attempt: u32) -> Duration {
+pub fn backoff(attempt: u32) -> Duration {
     let exp = BACKOFF_FIRST.saturating_mul(1u32 << attempt.saturating_sub(1).min(8));
     let base = exp.min(BACKOFF_CAP);
     let jitter = 0.75 + 0.5 * random_unit();
@@ -681,29 +710,54 @@ pub fn load_roots(path: &str, source: &str) -> Result<Vec<Certificate<'static>>>
     Ok(certs)
 }
 
-/// The proxy ARM should go through, by curl's rules: `https_proxy`/`HTTPS_PROXY` for https
-/// (`http_proxy` for an http endpoint: lower case only, as curl), then `all_proxy`/`ALL_PROXY`;
-/// `no_proxy`/`NO_PROXY` lists hosts that go direct. Returns the variable's name and value.
-pub fn proxy_for(
-    endpoint: &Endpoint,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Option<(&'static str, String)> {
-    let names: &[&'static str] = if endpoint.https {
-        &["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]
-    } else {
-        &["http_proxy", "all_proxy", "ALL_PROXY"]
-    };
-    let (name, value) = names
-        .iter()
-        .find_map(|n| env(n).filter(|v| !v.trim().is_empty()).map(|v| (*n, v)))?;
-    let no_proxy = env("no_proxy")
-        .filter(|v| !v.is_empty())
-        .or_else(|| env("NO_PROXY"))
-        .unwrap_or_default();
-    if no_proxy_matches(&no_proxy, &endpoint.host) {
-        return None;
+/// The proxy variables, read once with curl's rules: `https_proxy`/`HTTPS_PROXY` for https
+/// (`http_proxy` for http: lower case only, as curl), then `all_proxy`/`ALL_PROXY`;
+/// `no_proxy`/`NO_PROXY` lists hosts that go direct.
+#[derive(Debug, Clone, Default)]
+pub struct ProxyEnv {
+    https: Option<(&'static str, String)>,
+    http: Option<(&'static str, String)>,
+    no_proxy: String,
+}
+
+impl ProxyEnv {
+    /// Reads the variables; a value that is not a usable proxy URL is exit 2, not ignored.
+    pub fn read(env: &dyn Fn(&str) -> Option<String>) -> Result<ProxyEnv> {
+        let pick = |names: &[&'static str]| -> Result<Option<(&'static str, String)>> {
+            let Some((name, value)) = names.iter().find_map(|n| {
+                env(n)
+                    .filter(|v| !v.trim().is_empty())
+                    .map(|v| (*n, v.trim().to_string()))
+            }) else {
+                return Ok(None);
+            };
+            ureq::Proxy::new(&value).map_err(|e| {
+                Error::usage(format!(
+                    "{name}: '{}' is not a usable proxy URL: {e}",
+                    proxy_display(&value)
+                ))
+            })?;
+            Ok(Some((name, value)))
+        };
+        Ok(ProxyEnv {
+            https: pick(&["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"])?,
+            http: pick(&["http_proxy", "all_proxy", "ALL_PROXY"])?,
+            no_proxy: env("no_proxy")
+                .filter(|v| !v.is_empty())
+                .or_else(|| env("NO_PROXY"))
+                .unwrap_or_default(),
+        })
     }
-    Some((name, value.trim().to_string()))
+
+    /// The proxy for a host, or `None` to go direct.
+    pub fn for_host(&self, host: &str, https: bool) -> Option<(&'static str, String)> {
+        let chosen = if https { &self.https } else { &self.http };
+        let chosen = chosen.clone()?;
+        if no_proxy_matches(&self.no_proxy, host) {
+            return None;
+        }
+        Some(chosen)
+    }
 }
 
 /// curl's NO_PROXY matching: comma-separated entries, trimmed; `*` alone matches everything;
@@ -848,6 +902,15 @@ mod tests {
         assert!(Duration::from_secs(70) + longest < default, "{longest:?}");
     }
 
+    const ARM_HOST: &str = "management.azure.com";
+
+    #[test]
+    fn an_unusable_proxy_value_is_a_usage_error_naming_it() {
+        let e = ProxyEnv::read(&env_of(&[("ALL_PROXY", "socks9://x:1")])).unwrap_err();
+        assert_eq!(e.kind, crate::error::Kind::Usage);
+        assert!(e.message.starts_with("ALL_PROXY:"), "{}", e.message);
+    }
+
     fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
         move |k| {
             pairs
@@ -857,35 +920,39 @@ mod tests {
         }
     }
 
+    fn proxy_for(
+        host: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Option<(&'static str, String)> {
+        ProxyEnv::read(env).unwrap().for_host(host, true)
+    }
+
     #[test]
     fn https_proxy_applies_to_arm_and_lower_case_wins() {
-        let arm = Endpoint::parse("https://management.azure.com").unwrap();
         let env = env_of(&[
             ("HTTPS_PROXY", "http://upper:1"),
             ("https_proxy", "http://lower:1"),
         ]);
         assert_eq!(
-            proxy_for(&arm, &env),
+            proxy_for(ARM_HOST, &env),
             Some(("https_proxy", "http://lower:1".into()))
         );
     }
 
     #[test]
     fn scheme_specific_proxy_beats_all_proxy_unlike_ureq() {
-        let arm = Endpoint::parse("https://management.azure.com").unwrap();
         let env = env_of(&[
             ("ALL_PROXY", "http://all:1"),
             ("HTTPS_PROXY", "http://https:1"),
         ]);
-        assert_eq!(proxy_for(&arm, &env).map(|p| p.0), Some("HTTPS_PROXY"));
+        assert_eq!(proxy_for(ARM_HOST, &env).map(|p| p.0), Some("HTTPS_PROXY"));
     }
 
     #[test]
     fn http_proxy_does_not_apply_to_https() {
-        let arm = Endpoint::parse("https://management.azure.com").unwrap();
         assert_eq!(
             proxy_for(
-                &arm,
+                ARM_HOST,
                 &env_of(&[("HTTP_PROXY", "http://p:1"), ("http_proxy", "http://p:1")])
             ),
             None
@@ -919,13 +986,12 @@ mod tests {
 
     #[test]
     fn empty_no_proxy_does_not_shadow_the_upper_case_one() {
-        let arm = Endpoint::parse("https://management.azure.com").unwrap();
         let env = env_of(&[
             ("HTTPS_PROXY", "http://p:1"),
             ("no_proxy", ""),
             ("NO_PROXY", "azure.com"),
         ]);
-        assert_eq!(proxy_for(&arm, &env), None);
+        assert_eq!(proxy_for(ARM_HOST, &env), None);
     }
 
     #[test]

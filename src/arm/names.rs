@@ -1,0 +1,213 @@
+//! Names ARM uses, validated before anything is sent, and the one way armi encodes them.
+
+use crate::imds::clean;
+
+/// A subscription id: a GUID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionId(String);
+
+impl SubscriptionId {
+    pub fn parse(text: &str) -> std::result::Result<SubscriptionId, String> {
+        let text = text.trim();
+        if is_guid(text) {
+            Ok(SubscriptionId(text.to_ascii_lowercase()))
+        } else {
+            Err(format!(
+                "'{}' is not a subscription id (a GUID like 00000000-0000-0000-0000-000000000000)",
+                clean(text)
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A resource group name: 1–90 Unicode letters or digits, `_ - . ( )`, not ending in `.`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceGroupName(String);
+
+impl ResourceGroupName {
+    pub fn parse(text: &str) -> std::result::Result<ResourceGroupName, String> {
+        let count = text.chars().count();
+        if count == 0 || count > 90 {
+            return Err(format!(
+                "a resource group name has 1 to 90 characters, not {count}"
+            ));
+        }
+        if let Some(bad) = text
+            .chars()
+            .find(|c| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '(' | ')')))
+        {
+            return Err(format!(
+                "'{}' is not a resource group name: {bad:?} is not allowed (letters, digits, _ - . ( ) only)",
+                clean(text)
+            ));
+        }
+        if text.ends_with('.') {
+            return Err(format!(
+                "'{}' is not a resource group name: it must not end with '.'",
+                clean(text)
+            ));
+        }
+        Ok(ResourceGroupName(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// True for the 8-4-4-4-12 hex form, without braces.
+pub fn is_guid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    let lengths = [8, 4, 4, 4, 12];
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip(lengths)
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Checks a user-assigned identity's resource id:
+/// `/subscriptions/{guid}/resourceGroups/{group}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}`.
+pub fn check_identity_resource_id(text: &str) -> std::result::Result<(), String> {
+    let bad = || {
+        format!(
+            "'{}' is not a user-assigned identity resource id \
+             (/subscriptions/GUID/resourceGroups/GROUP/providers/Microsoft.ManagedIdentity/userAssignedIdentities/NAME)",
+            clean(text)
+        )
+    };
+    let parts: Vec<&str> = text.split('/').collect();
+    let [
+        "",
+        subs,
+        sub,
+        groups,
+        group,
+        providers,
+        namespace,
+        kind,
+        name,
+    ] = parts.as_slice()
+    else {
+        return Err(bad());
+    };
+    let shape = subs.eq_ignore_ascii_case("subscriptions")
+        && is_guid(sub)
+        && groups.eq_ignore_ascii_case("resourcegroups")
+        && ResourceGroupName::parse(group).is_ok()
+        && providers.eq_ignore_ascii_case("providers")
+        && namespace.eq_ignore_ascii_case("Microsoft.ManagedIdentity")
+        && kind.eq_ignore_ascii_case("userAssignedIdentities")
+        && !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if shape { Ok(()) } else { Err(bad()) }
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters: safe for a path segment
+/// and for a query value alike.
+pub fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guids_are_8_4_4_4_12_hex() {
+        assert!(is_guid("8d10da13-8125-4ba9-a717-bf7490507b3d"));
+        assert!(is_guid("92F95D8F-3C67-4124-91C7-8CF07CDBF241"));
+        for bad in [
+            "",
+            "{8d10da13-8125-4ba9-a717-bf7490507b3d}",
+            "8d10da138125-4ba9-a717-bf7490507b3d",
+            "8d10da13-8125-4ba9-a717-bf7490507b3",
+            "8d10da13-8125-4ba9-a717-bf7490507b3dd",
+            "xxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxx",
+            "8d10da13-8125-4ba9-a717-bf7490507b3g",
+            "８d10da13-8125-4ba9-a717-bf7490507b3d",
+        ] {
+            assert!(!is_guid(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn subscription_ids_are_lower_cased_and_trimmed() {
+        let s = SubscriptionId::parse(" 92F95D8F-3C67-4124-91C7-8CF07CDBF241 ").unwrap();
+        assert_eq!(s.as_str(), "92f95d8f-3c67-4124-91c7-8cf07cdbf241");
+        assert!(SubscriptionId::parse("my-subscription").is_err());
+    }
+
+    #[test]
+    fn group_names_follow_arm_rules() {
+        for ok in [
+            "rg",
+            "my_rg-1.(x)",
+            "grüne-gruppe",
+            "日本語",
+            &"a".repeat(90),
+        ] {
+            assert!(ResourceGroupName::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "ends.",
+            "has space",
+            "slash/inside",
+            "..",
+            "a%2F",
+            "new\nline",
+            "q?x",
+            &"a".repeat(91),
+        ] {
+            assert!(ResourceGroupName::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn group_name_errors_do_not_echo_control_characters() {
+        let e = ResourceGroupName::parse("a\u{1b}[31mred").unwrap_err();
+        assert!(!e.contains('\u{1b}'), "{e:?}");
+    }
+
+    #[test]
+    fn identity_resource_ids_are_checked() {
+        let ok = "/subscriptions/8d10da13-8125-4ba9-a717-bf7490507b3d/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-1";
+        assert!(check_identity_resource_id(ok).is_ok());
+        for bad in [
+            "",
+            "id-1",
+            "/subscriptions/x/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id",
+            "/subscriptions/8d10da13-8125-4ba9-a717-bf7490507b3d/resourcegroups/rg/providers/Microsoft.Compute/virtualMachines/vm",
+            "/subscriptions/8d10da13-8125-4ba9-a717-bf7490507b3d/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/",
+            "/subscriptions/8d10da13-8125-4ba9-a717-bf7490507b3d/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/a/b",
+            "/subscriptions/8d10da13-8125-4ba9-a717-bf7490507b3d/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/a&b=c",
+        ] {
+            assert!(check_identity_resource_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn percent_encoding_keeps_only_unreserved() {
+        assert_eq!(
+            percent_encode("https://management.azure.com/"),
+            "https%3A%2F%2Fmanagement.azure.com%2F"
+        );
+        assert_eq!(percent_encode("grüne (1)"), "gr%C3%BCne%20%281%29");
+        assert_eq!(percent_encode("a/../b?c#d&e"), "a%2F..%2Fb%3Fc%23d%26e");
+    }
+}
