@@ -211,6 +211,11 @@ pub fn failure(what: &str, reply: &Reply) -> Error {
             };
             Error::new(Kind::NotFound, message).with_hint(hint)
         }
+        // Reached only for methods armi does not retry (the others come back with `gave_up`).
+        500..=599 => Error::new(Kind::GaveUp, message).with_hint(
+            "ARM failed on its side; armi does not repeat a POST or PATCH by itself, because it may \
+             have taken effect: check before running it again",
+        ),
         _ => Error::failed(message),
     }
 }

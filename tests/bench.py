@@ -19,8 +19,7 @@ def measure(launcher, argv):
     return ns / 1e9, rss
 
 
-def main():
-    launcher, armi, script = sys.argv[1], sys.argv[2], sys.argv[3]
+def seed(launcher, armi, script):
     runs = int(os.environ.get("BENCH_RUNS", "30"))
     contenders = {"armi group": [armi, "group"], "curl+jq": ["bash", script]}
     results = {name: [] for name in contenders}
@@ -29,7 +28,7 @@ def main():
     for _ in range(runs):
         for name, argv in contenders.items():
             results[name].append(measure(launcher, argv))
-    print(f"bench: {runs} runs each, alternating, against the emulator on loopback")
+    print(f"bench: seed job, {runs} runs each, alternating, against the emulator on loopback")
     print(f"{'':12} {'median wall':>12} {'median peak RSS':>16}")
     medians = {}
     for name, samples in results.items():
@@ -42,6 +41,55 @@ def main():
     print(f"armi peak RSS {ar / 1024:.2f} MiB (target <= 4 MiB)")
     size = os.path.getsize(armi)
     print(f"binary size: {size} bytes ({size / 1048576:.2f} MiB, budget 2 MiB), stripped static {armi}")
+
+
+def list_run(launcher, armi, items, vars_file):
+    """`armi resources` over a list of `items` from the emulator named in vars_file."""
+    env = dict(os.environ)
+    with open(vars_file) as f:
+        env.update(line.rstrip("\n").split("=", 1) for line in f if "=" in line)
+    runs = int(os.environ.get("BENCH_LIST_RUNS", "5"))
+    argv = [armi, "resources", "--timeout", "600"]
+    output = subprocess.run(argv, env=env, capture_output=True, check=True).stdout
+    samples = []
+    for _ in range(runs):
+        out = subprocess.run([launcher, *argv], env=env, capture_output=True, text=True, check=True)
+        ns, rss, code = (int(x) for x in out.stdout.split())
+        if code != 0:
+            sys.exit(f"bench: armi resources failed with exit {code}: {out.stderr}")
+        samples.append((ns / 1e9, rss))
+    wall = statistics.median(s[0] for s in samples)
+    rss = statistics.median(s[1] for s in samples)
+    count = output.count(b'"id":')
+    print(f"list {items}: armi resources printed {count} items, {len(output)} bytes, in "
+          f"{wall * 1000:.0f} ms ({wall * 1e6 / items:.2f} ms per 1,000 items), peak RSS {rss} KiB "
+          f"(median of {runs})")
+    print(f"#data {items} {len(output)} {rss} {wall}")
+
+
+def growth(small_file, large_file):
+    def data(path):
+        with open(path) as f:
+            for line in f:
+                if line.startswith("#data"):
+                    _, items, size, rss, wall = line.split()
+                    return int(items), int(size), int(rss), float(wall)
+        sys.exit(f"bench: no figures in {path}")
+    (n1, s1, r1, _), (n2, s2, r2, _) = data(small_file), data(large_file)
+    print(f"lists: from {n1} to {n2} items the output grew by {(s2 - s1) / 1024:.0f} KiB and "
+          f"armi's peak RSS by {r2 - r1} KiB (target: RSS grows no more than the output)")
+
+
+def main():
+    mode = sys.argv[1]
+    if mode == "seed":
+        seed(*sys.argv[2:5])
+    elif mode == "list":
+        list_run(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
+    elif mode == "growth":
+        growth(sys.argv[2], sys.argv[3])
+    else:
+        sys.exit(f"bench: unknown mode {mode}")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@ start_emulator() {
     local dir=$1 emulator=$2
     shift 2
     "$emulator" --env-file "$dir/env" "$@" >/dev/null &
-    EMULATOR_PID=$!
-    trap 'kill $EMULATOR_PID 2>/dev/null || true' EXIT
+    EMULATOR_PIDS="${EMULATOR_PIDS:-} $!"
+    trap 'kill $EMULATOR_PIDS 2>/dev/null || true' EXIT
     for _ in $(seq 1 100); do
         [ -f "$dir/env" ] && break
         sleep 0.05

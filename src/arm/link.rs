@@ -177,10 +177,13 @@ impl Origin {
         } else {
             link.to_string()
         };
+        // The link is shown without its query: a skip token or a signature is nobody's business
+        // on stderr.
+        let shown = link.split('?').next().unwrap_or_default();
         let refuse = |why: String| {
             Error::failed(format!(
                 "refused to follow the {what} '{}': {why}; nothing was sent there",
-                clean(link)
+                clean(shown)
             ))
         };
         let url = Url::parse(&absolute).map_err(refuse)?;

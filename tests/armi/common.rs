@@ -165,3 +165,59 @@ pub fn two_user_identities() -> Vec<UserIdentity> {
         },
     ]
 }
+
+/// Like [`run_with`], with `input` on armi's stdin.
+pub fn run_with_stdin(emu: &Emulator, args: &[&str], input: &str) -> Run {
+    use std::io::Write as _;
+    let ca = emu.ca_file().to_string_lossy().into_owned();
+    let started = Instant::now();
+    let mut child = Command::new(armi_bin())
+        .args(args)
+        .env_clear()
+        .env("ARMI_IMDS_ENDPOINT", emu.imds_url())
+        .env("ARMI_ARM_ENDPOINT", emu.arm_url())
+        .env("SSL_CERT_FILE", ca)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("armi runs");
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(input.as_bytes())
+            .expect("stdin takes the input");
+    }
+    let out = child.wait_with_output().expect("armi ends");
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed: started.elapsed(),
+    };
+    assert_no_token_on_stderr(emu, &run);
+    run
+}
+
+/// The VM group's ARM path, for `armi get` and `armi rest`.
+pub fn group_path(sc: &Scenario) -> String {
+    format!(
+        "/subscriptions/{}/resourceGroups/{}",
+        sc.subscription_id, sc.resource_group
+    )
+}
+
+/// A scenario where the system identity may also write in the VM's group.
+pub fn writable() -> Scenario {
+    let sc = Scenario::default();
+    let scope = format!(
+        "/subscriptions/{}/resourceGroups/{}",
+        sc.subscription_id, sc.resource_group
+    );
+    Scenario {
+        writers: vec![armi_emulator::Grant {
+            principal_object_id: sc.system_object_id(),
+            scope,
+        }],
+        ..sc
+    }
+}

@@ -4,6 +4,8 @@
 mod clouds;
 mod common;
 mod group;
+mod lists;
+mod rest;
 mod retries;
 mod security;
 mod token;

@@ -1,6 +1,14 @@
 //! Azure Resource Manager: bearer-token authentication against the tokens IMDS issued, the
-//! api-version rules, resource groups (get, check existence, list) and the resources of a group,
-//! with ARM's gateway errors and headers (protocol.md §4, samples/arm).
+//! api-version rules, RBAC, resource groups and the resources in them (read, written, listed a
+//! page at a time) and long-running operations, with ARM's errors and headers (protocol.md §4,
+//! samples/arm, Azure/azure-resource-manager-rpc).
+
+mod body;
+mod errors;
+mod groups;
+mod lro;
+mod resources;
+mod target;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -8,14 +16,18 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use serde_json::{Map, Value, json};
 
 use crate::cloud::{accepted_audiences, login_host};
-use crate::encoding::{dotnet_time, epoch_now, http_date, path_decode, rfc3339, routing_time};
+use crate::encoding::{dotnet_time, epoch_now, http_date, rfc3339, routing_time};
 use crate::http::{Request, Response};
 use crate::ids::{random_guid, random_hex_upper};
+use crate::links;
+use crate::paging::{Page, SkipTokens, next_link, requested_page};
 use crate::record::Service;
-use crate::scenario::{Grant, Route};
+use crate::scenario::{LinkHost, Route};
 use crate::server::{ConnInfo, Handler};
 use crate::state::Shared;
 use crate::token::Claims;
+use errors::{ArmError, authorization_failed, error, method_not_allowed, unauthenticated};
+use target::Target;
 
 /// Microsoft.Resources api-versions, newest first, ending as the real list does (quoted in
 /// public issues: InvalidApiVersionParameter messages).
@@ -27,94 +39,23 @@ const VERSIONS: &str = "2025-04-01,2024-11-01,2024-07-01,2024-03-01,2023-07-01,2
 2017-03-01,2016-09-01,2016-07-01,2016-06-01,2016-02-01,2015-11-01,2015-01-01,\
 2014-04-01-preview,2014-04-01,2014-01-01,2013-03-01,2014-02-26,2014-04";
 
-const READ_GROUP: &str = "Microsoft.Resources/subscriptions/resourcegroups/read";
-const WRITE_GROUP: &str = "Microsoft.Resources/subscriptions/resourcegroups/write";
-const DELETE_GROUP: &str = "Microsoft.Resources/subscriptions/resourcegroups/delete";
-const READ_RESOURCES: &str = "Microsoft.Resources/subscriptions/resourceGroups/resources/read";
-
-/// Tags of the VM's own group: one with an empty value, as real tags can have.
-const GROUP_TAGS: [(&str, &str); 2] = [("project", "armi"), ("owner", "")];
-
 pub struct Arm {
     shared: Arc<Shared>,
+    skip_tokens: SkipTokens,
     reads: AtomicU32,
     global_reads: AtomicU32,
     writes: AtomicU32,
+    global_writes: AtomicU32,
+    deletes: AtomicU32,
+    global_deletes: AtomicU32,
 }
 
-/// An error ARM itself generates.
-struct ArmError {
-    status: u16,
-    code: &'static str,
-    message: String,
-    /// `error_description` of the `WWW-Authenticate` challenge on a 401.
-    challenge: Option<String>,
-}
-
-fn error(status: u16, code: &'static str, message: String) -> ArmError {
-    ArmError {
-        status,
-        code,
-        message,
-        challenge: None,
-    }
-}
-
-fn unauthenticated(code: &'static str, message: &str, description: &str) -> ArmError {
-    ArmError {
-        challenge: Some(description.to_string()),
-        ..error(401, code, message.to_string())
-    }
-}
-
-/// What the path names.
-enum Target {
-    Group { sub: String, name: String },
-    Groups { sub: String },
-    Resources { sub: String, group: String },
-}
-
-impl Target {
-    /// Path keywords match case-insensitively and names are percent-decoded, as ARM does. An
-    /// unknown path gives the resource provider namespace it names.
-    fn parse(path: &str) -> Result<Target, String> {
-        let mut segments: Vec<String> = path
-            .trim_start_matches('/')
-            .split('/')
-            .map(path_decode)
-            .collect();
-        if segments.last().is_some_and(String::is_empty) {
-            segments.pop();
-        }
-        let keyword = |i: usize, word: &str| {
-            segments
-                .get(i)
-                .is_some_and(|s| s.eq_ignore_ascii_case(word))
-        };
-        let named = segments.iter().all(|s| !s.is_empty());
-        if named && keyword(0, "subscriptions") && keyword(2, "resourcegroups") {
-            let sub = segments[1].clone();
-            match segments.len() {
-                3 => return Ok(Target::Groups { sub }),
-                4 => {
-                    let name = segments[3].clone();
-                    return Ok(Target::Group { sub, name });
-                }
-                5 if keyword(4, "resources") => {
-                    let group = segments[3].clone();
-                    return Ok(Target::Resources { sub, group });
-                }
-                _ => {}
-            }
-        }
-        let namespace = segments
-            .iter()
-            .position(|s| s.eq_ignore_ascii_case("providers"))
-            .and_then(|i| segments.get(i + 1))
-            .cloned()
-            .unwrap_or_else(|| "Microsoft.Resources".to_string());
-        Err(namespace)
-    }
+/// One request being answered, with who sent it.
+struct Call<'a> {
+    request: &'a Request,
+    conn: &'a ConnInfo,
+    caller: Claims,
+    version: String,
 }
 
 /// Request ids of one answer. ARM echoes a caller's correlation id; on gateway errors the
@@ -128,9 +69,13 @@ impl Arm {
     pub fn new(shared: Arc<Shared>) -> Self {
         Arm {
             shared,
+            skip_tokens: SkipTokens::new(),
             reads: AtomicU32::new(12_000),
             global_reads: AtomicU32::new(16_500),
             writes: AtomicU32::new(1_200),
+            global_writes: AtomicU32::new(12_000),
+            deletes: AtomicU32::new(15_000),
+            global_deletes: AtomicU32::new(12_000),
         }
     }
 
@@ -153,7 +98,49 @@ impl Arm {
                 ),
             )
         })?;
-        if !VERSIONS.split(',').any(|v| v == version) {
+        self.check_version(&target, &version)?;
+        self.known_subscription(target.subscription())?;
+        let call = Call {
+            request,
+            conn,
+            caller,
+            version,
+        };
+        match target {
+            Target::Group { sub, name } => self.group(&call, &sub, &name),
+            Target::Groups { sub } => {
+                only_get(request)?;
+                self.groups(&call, &sub)
+            }
+            Target::Resources { sub, group } => {
+                only_get(request)?;
+                self.resources(&call, &sub, &group)
+            }
+            Target::Resource { address, tail } => self.resource(&call, address, tail),
+            Target::Poll {
+                sub,
+                namespace,
+                location,
+                id,
+                kind,
+            } => {
+                only_get(request)?;
+                self.poll(&call, &sub, &namespace, &location, &id, kind)
+            }
+            Target::GroupDeletion { sub, id } => {
+                only_get(request)?;
+                self.poll_group_deletion(&call, &sub, &id)
+            }
+        }
+    }
+
+    /// Microsoft.Resources knows its api-versions; for a resource provider's types, ARM
+    /// refuses what cannot be one (the providers' lists are not emulated).
+    fn check_version(&self, target: &Target, version: &str) -> Result<(), ArmError> {
+        if target.is_microsoft_resources() {
+            if VERSIONS.split(',').any(|v| v == version) {
+                return Ok(());
+            }
             return Err(error(
                 400,
                 "InvalidApiVersionParameter",
@@ -162,22 +149,24 @@ impl Arm {
                 ),
             ));
         }
-        match target {
-            Target::Group { sub, name } => {
-                self.known_subscription(&sub)?;
-                self.group(request, &caller, &sub, &name)
-            }
-            Target::Groups { sub } => {
-                self.known_subscription(&sub)?;
-                only_get(request)?;
-                self.groups(request, conn, &caller, &sub, &version)
-            }
-            Target::Resources { sub, group } => {
-                self.known_subscription(&sub)?;
-                only_get(request)?;
-                self.resources(&caller, &sub, &group)
-            }
+        if looks_like_api_version(version) {
+            return Ok(());
         }
+        let kind = match target {
+            Target::Resource { address, tail } => tail
+                .clone()
+                .or_else(|| address.types.last().cloned())
+                .unwrap_or_default(),
+            _ => "locations/operationStatuses".into(),
+        };
+        Err(error(
+            400,
+            "NoRegisteredProviderFound",
+            format!(
+                "No registered resource provider found for location '{}' and API version '{version}' for type '{kind}'. The supported api-versions are '2024-11-01, 2024-07-01, 2024-03-01, 2023-09-01, 2023-03-01'. The supported locations are 'eastus, westeurope, northeurope'.",
+                self.shared.scenario.location
+            ),
+        ))
     }
 
     /// The claims of the bearer token, if ARM would accept it.
@@ -250,140 +239,50 @@ impl Arm {
         ))
     }
 
-    /// One resource group: GET, HEAD; writes are refused, as to any Reader.
-    fn group(
-        &self,
-        request: &Request,
-        caller: &Claims,
-        sub: &str,
-        name: &str,
-    ) -> Result<Response, ArmError> {
-        let scope = format!("/subscriptions/{sub}/resourcegroups/{name}");
-        let action = match request.method.as_str() {
-            "GET" | "HEAD" => READ_GROUP,
-            "PUT" | "PATCH" => WRITE_GROUP,
-            "DELETE" => DELETE_GROUP,
-            _ => return Err(method_not_allowed(request)),
+    /// Refuses the call unless the caller may perform `action` over `scope`: reading needs
+    /// any role there, everything else a writer's.
+    fn authorize(&self, call: &Call, action: &str, scope: &str) -> Result<(), ArmError> {
+        let scenario = &self.shared.scenario;
+        let allowed = if action.ends_with("/read") {
+            scenario.can_read(&call.caller.oid, scope)
+        } else {
+            scenario.can_write(&call.caller.oid, scope)
         };
-        if action != READ_GROUP || !self.can_read(caller, &scope) {
-            return Err(authorization_failed(caller, action, &scope));
+        if allowed {
+            Ok(())
+        } else {
+            Err(authorization_failed(&call.caller, action, scope))
         }
-        let Some(stored) = self.find_group(name) else {
-            return Err(group_not_found(name));
-        };
-        if request.method == "HEAD" {
-            return Ok(Response::new(204));
-        }
-        Ok(Response::json(200, &self.group_body(&stored)))
     }
 
-    /// The subscription's groups the caller may read, a page at a time.
-    fn groups(
-        &self,
-        request: &Request,
-        conn: &ConnInfo,
-        caller: &Claims,
-        sub: &str,
-        version: &str,
-    ) -> Result<Response, ArmError> {
-        let scenario = &self.shared.scenario;
-        let sub_scope = format!("/subscriptions/{sub}");
-        let visible: Vec<String> = scenario
-            .existing_groups()
-            .into_iter()
-            .filter(|g| self.can_read(caller, &format!("{sub_scope}/resourcegroups/{g}")))
-            .collect();
-        // Without any role in the subscription the list itself is refused; with roles on some
-        // groups only, it shows those.
-        let within_subscription = Grant::new(&caller.oid, &sub_scope);
-        let any_grant = scenario.grants.iter().any(|g| {
-            g.principal_object_id.eq_ignore_ascii_case(&caller.oid)
-                && within_subscription.covers(&caller.oid, &g.scope)
-        });
-        if !any_grant {
-            return Err(authorization_failed(caller, READ_GROUP, &sub_scope));
-        }
-        let skip: usize = request
-            .query("$skiptoken")
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let top: Option<usize> = request.query("$top").and_then(|t| t.parse().ok());
-        let page = top.or(scenario.page_size).unwrap_or(usize::MAX).max(1);
-        let end = skip.saturating_add(page).min(visible.len());
-        let items: Vec<Value> = visible
-            .get(skip.min(end)..end)
-            .unwrap_or_default()
-            .iter()
-            .map(|g| self.group_body(g))
-            .collect();
+    /// The page a list request asks for (`list` names the list for its skip tokens).
+    fn page(&self, call: &Call, list: &str) -> Result<Page, ArmError> {
+        requested_page(
+            &self.skip_tokens,
+            list,
+            call.request.query("$top").as_deref(),
+            call.request.query("$skiptoken").as_deref(),
+            self.shared.scenario.page_size,
+        )
+        .map_err(|refused| error(400, refused.code, refused.message))
+    }
+
+    /// `{"value": items}` with a `nextLink` to position `next` of the list if there is one.
+    fn list_body(&self, call: &Call, page: &Page, items: Vec<Value>, next: Option<u64>) -> Value {
         let mut body = Map::new();
         body.insert("value".into(), Value::Array(items));
-        if end < visible.len() {
-            let scheme = if conn.tls { "https" } else { "http" };
-            let host = request
-                .header("host")
-                .map_or_else(|| conn.local.to_string(), str::to_string);
-            let top = top.map_or(String::new(), |t| format!("&%24top={t}"));
-            body.insert(
-                "nextLink".into(),
-                format!(
-                    "{scheme}://{host}/subscriptions/{sub}/resourcegroups?api-version={version}{top}&%24skiptoken={end}"
-                )
-                .into(),
-            );
+        if let Some(next) = next {
+            let path = call.request.path();
+            let token = self.skip_tokens.issue(path, next);
+            let base = self.link_base(call, &self.shared.scenario.next_link);
+            let link = next_link(&base, path, &call.version, page.top, &token);
+            body.insert("nextLink".into(), link.into());
         }
-        Ok(Response::json(200, &Value::Object(body)))
-    }
-
-    /// The resources of a group: the emulated groups hold none.
-    fn resources(&self, caller: &Claims, sub: &str, group: &str) -> Result<Response, ArmError> {
-        let scope = format!("/subscriptions/{sub}/resourceGroups/{group}");
-        if !self.can_read(caller, &scope) {
-            return Err(authorization_failed(caller, READ_RESOURCES, &scope));
-        }
-        if self.find_group(group).is_none() {
-            return Err(group_not_found(group));
-        }
-        Ok(Response::json(200, &json!({"value": []})))
-    }
-
-    fn can_read(&self, caller: &Claims, scope: &str) -> bool {
-        self.shared
-            .scenario
-            .grants
-            .iter()
-            .any(|grant| grant.covers(&caller.oid, scope))
-    }
-
-    /// The stored spelling of a group name (ARM compares names case-insensitively).
-    fn find_group(&self, name: &str) -> Option<String> {
-        let wanted = name.to_lowercase();
-        self.shared
-            .scenario
-            .existing_groups()
-            .into_iter()
-            .find(|g| g.to_lowercase() == wanted)
-    }
-
-    fn group_body(&self, name: &str) -> Value {
-        let scenario = &self.shared.scenario;
-        let mut body = Map::new();
-        body.insert("id".into(), scenario.group_scope(name).into());
-        body.insert("name".into(), name.into());
-        body.insert("type".into(), "Microsoft.Resources/resourceGroups".into());
-        body.insert("location".into(), scenario.location.clone().into());
-        if name == scenario.resource_group {
-            let tags: Map<String, Value> = GROUP_TAGS
-                .iter()
-                .map(|(k, v)| (k.to_string(), Value::from(*v)))
-                .collect();
-            body.insert("tags".into(), Value::Object(tags));
-        }
-        body.insert(
-            "properties".into(),
-            json!({"provisioningState": "Succeeded"}),
-        );
         Value::Object(body)
+    }
+
+    fn link_base(&self, call: &Call, link: &LinkHost) -> String {
+        links::base(link, call.request, call.conn, &self.shared.hosts)
     }
 
     fn ids(&self, request: &Request, status: u16) -> Ids {
@@ -402,7 +301,7 @@ impl Arm {
         }
     }
 
-    fn error_response(&self, failure: ArmError, gateway: bool) -> Response {
+    fn error_response(&self, failure: ArmError) -> Response {
         let body = json!({"error": {"code": failure.code, "message": failure.message}});
         let mut response = Response::json(failure.status, &body);
         if let Some(description) = failure.challenge {
@@ -415,32 +314,35 @@ impl Arm {
             );
             response = response.header("WWW-Authenticate", &challenge);
         }
-        if gateway {
+        if failure.gateway {
             response = response.header("x-ms-failure-cause", "gateway");
         }
         response
     }
 
-    /// ARM's common headers (recordings in samples/arm).
+    /// ARM's common headers (recordings in samples/arm). Empty answers other than 200 (204,
+    /// 202, 201) carry no `Content-Type`, as in the recordings.
     fn finish(&self, response: &mut Response, request: &Request, conn: &ConnInfo, ids: &Ids) {
         let now = epoch_now();
-        let read = matches!(request.method.as_str(), "GET" | "HEAD");
         response.default_header("Cache-Control", "no-cache");
         response.default_header("Pragma", "no-cache");
-        response.default_header("Content-Type", "application/json; charset=utf-8");
-        response.default_header("Expires", "-1");
-        if read {
-            let reads = countdown(&self.reads);
-            let global = countdown(&self.global_reads);
-            response.default_header("x-ms-ratelimit-remaining-subscription-reads", &reads);
-            response.default_header(
-                "x-ms-ratelimit-remaining-subscription-global-reads",
-                &global,
-            );
-        } else {
-            let writes = countdown(&self.writes);
-            response.default_header("x-ms-ratelimit-remaining-subscription-writes", &writes);
+        if !response.body.is_empty() || response.status == 200 {
+            response.default_header("Content-Type", "application/json; charset=utf-8");
         }
+        response.default_header("Expires", "-1");
+        let (budget, global, kind) = match request.method.as_str() {
+            "GET" | "HEAD" => (&self.reads, &self.global_reads, "reads"),
+            "DELETE" => (&self.deletes, &self.global_deletes, "deletes"),
+            _ => (&self.writes, &self.global_writes, "writes"),
+        };
+        response.default_header(
+            &format!("x-ms-ratelimit-remaining-subscription-{kind}"),
+            &countdown(budget),
+        );
+        response.default_header(
+            &format!("x-ms-ratelimit-remaining-subscription-global-{kind}"),
+            &countdown(global),
+        );
         response.default_header("x-ms-request-id", &ids.request);
         response.default_header("x-ms-correlation-request-id", &ids.correlation);
         let region = self.shared.scenario.location.to_uppercase();
@@ -480,12 +382,9 @@ impl Arm {
     ) -> ArmError {
         let scenario = &self.shared.scenario;
         let target = Target::parse(request.path());
-        let sub = match &target {
-            Ok(
-                Target::Group { sub, .. } | Target::Groups { sub } | Target::Resources { sub, .. },
-            ) => sub,
-            Err(_) => &scenario.subscription_id,
-        };
+        let sub = target
+            .as_ref()
+            .map_or(scenario.subscription_id.as_str(), Target::subscription);
         let message = match code {
             429 => format!(
                 "Number of requests for subscription '{sub}' and operation '{}' exceeded the backend storage limit. Please try again after '{}' seconds.",
@@ -524,8 +423,26 @@ impl Arm {
                 ..failure
             };
         }
-        failure
+        // Throttling is the gateway's doing; 5xx come from behind it.
+        ArmError {
+            gateway: code < 500,
+            ..failure
+        }
     }
+}
+
+/// `2025-04-01`, `2024-07-01-preview`: what an api-version looks like.
+fn looks_like_api_version(version: &str) -> bool {
+    let (date, suffix) = version.split_at(version.len().min(10));
+    let shaped = date.len() == 10
+        && date.char_indices().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                c == '-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+    shaped && (suffix.is_empty() || suffix.starts_with('-') && suffix.len() > 1)
 }
 
 /// `GET/SUBSCRIPTIONS/RESOURCEGROUPS`: the method and the path's type segments, as ARM names
@@ -558,36 +475,6 @@ fn only_get(request: &Request) -> Result<(), ArmError> {
     }
 }
 
-fn method_not_allowed(request: &Request) -> ArmError {
-    error(
-        405,
-        "MethodNotAllowed",
-        format!(
-            "The requested resource does not support http method '{}'.",
-            request.method
-        ),
-    )
-}
-
-fn authorization_failed(caller: &Claims, action: &str, scope: &str) -> ArmError {
-    error(
-        403,
-        "AuthorizationFailed",
-        format!(
-            "The client '{}' with object id '{}' does not have authorization to perform action '{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.",
-            caller.appid, caller.oid
-        ),
-    )
-}
-
-fn group_not_found(name: &str) -> ArmError {
-    error(
-        404,
-        "ResourceGroupNotFound",
-        format!("Resource group '{name}' could not be found."),
-    )
-}
-
 impl Handler for Arm {
     fn service(&self) -> Service {
         Service::Arm
@@ -600,7 +487,7 @@ impl Handler for Arm {
     fn respond(&self, request: &Request, conn: &ConnInfo) -> Response {
         let mut response = self
             .answer(request, conn)
-            .unwrap_or_else(|failure| self.error_response(failure, true));
+            .unwrap_or_else(|failure| self.error_response(failure));
         let ids = self.ids(request, response.status);
         self.finish(&mut response, request, conn, &ids);
         response
@@ -615,8 +502,7 @@ impl Handler for Arm {
     ) -> Response {
         let ids = self.ids(request, code);
         let failure = self.fault_error(request, code, retry_after, &ids);
-        // Throttling is the gateway's doing; 5xx come from behind it.
-        let mut response = self.error_response(failure, code < 500);
+        let mut response = self.error_response(failure);
         if let Some(seconds) = retry_after {
             response = response.header("Retry-After", seconds);
         }
@@ -627,5 +513,20 @@ impl Handler for Arm {
     fn decorate(&self, response: &mut Response, request: &Request, conn: &ConnInfo) {
         let ids = self.ids(request, response.status);
         self.finish(response, request, conn, &ids);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_versions_are_dates_with_an_optional_suffix() {
+        for good in ["2025-04-01", "2024-07-01-preview", "2015-06-15"] {
+            assert!(looks_like_api_version(good), "{good}");
+        }
+        for bad in ["", "latest", "2025-4-01", "2025-04-01-", "2025-04-01x"] {
+            assert!(!looks_like_api_version(bad), "{bad}");
+        }
     }
 }

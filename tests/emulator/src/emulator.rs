@@ -11,6 +11,7 @@ use crate::arm::Arm;
 use crate::foreign::Foreign;
 use crate::ids::random_hex_upper;
 use crate::imds::Imds;
+use crate::links::Hosts;
 use crate::proxy::{self, Targets};
 use crate::record::{Recorded, Service};
 use crate::scenario::Scenario;
@@ -63,10 +64,14 @@ impl Emulator {
             arm_tls: arm_tls_socket.local_addr()?,
             arm_names: scenario.arm_hostnames.clone(),
         };
-        let shared = Arc::new(Shared::new(scenario));
+        let hosts = Hosts {
+            arm_http: arm_http_socket.local_addr()?,
+            foreign: foreign_socket.local_addr()?,
+        };
+        let shared = Arc::new(Shared::new(scenario, hosts));
         let imds: Arc<dyn Handler> = Arc::new(Imds::new(Arc::clone(&shared)));
         let arm: Arc<dyn Handler> = Arc::new(Arm::new(Arc::clone(&shared)));
-        let foreign: Arc<dyn Handler> = Arc::new(Foreign);
+        let foreign: Arc<dyn Handler> = Arc::new(Foreign::new(Arc::clone(&shared)));
         let proxy_shared = Arc::clone(&shared);
         Ok(Emulator {
             imds: http_service(imds_socket, &shared, "imds", imds, None)?,
@@ -102,7 +107,8 @@ impl Emulator {
         url("http", self.arm_http.addr)
     }
 
-    /// `http://127.0.0.1:PORT`: a host that must never be contacted.
+    /// `http://127.0.0.1:PORT`: a host that must never be contacted (or, with
+    /// `Scenario::vault`, only with a token for this very URL as audience).
     pub fn foreign_url(&self) -> String {
         url("http", self.foreign.addr)
     }

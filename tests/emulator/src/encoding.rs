@@ -1,12 +1,23 @@
-//! Byte and time encodings the services put on the wire: base64url (JWT parts), percent-decoding
-//! (query strings and ARM path segments) and the date formats of HTTP and of ARM's messages.
+//! Byte and time encodings the services put on the wire: base64url (JWT parts), padded base64
+//! (ARM's skip tokens), percent-encoding (query strings and ARM path segments) and the date
+//! formats of HTTP and of ARM's messages.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const BASE64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Unpadded base64url, as JWT segments use.
 pub fn base64url(bytes: &[u8]) -> String {
+    encode64(bytes, BASE64URL, false)
+}
+
+/// Standard, padded base64, as .NET's `Convert.ToBase64String` writes ARM's skip tokens.
+pub fn base64(bytes: &[u8]) -> String {
+    encode64(bytes, BASE64, true)
+}
+
+fn encode64(bytes: &[u8], alphabet: &[u8; 64], pad: bool) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let n = chunk
@@ -15,7 +26,46 @@ pub fn base64url(bytes: &[u8]) -> String {
             .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
         // A chunk of k bytes carries k + 1 meaningful sextets.
         for i in 0..=chunk.len() {
-            out.push(char::from(BASE64URL[(n >> (18 - 6 * i)) as usize & 63]));
+            out.push(char::from(alphabet[(n >> (18 - 6 * i)) as usize & 63]));
+        }
+        if pad {
+            out.extend(std::iter::repeat_n('=', 3 - chunk.len()));
+        }
+    }
+    out
+}
+
+/// Decodes standard base64 (padding optional); `None` for anything else.
+pub fn unbase64(text: &str) -> Option<Vec<u8>> {
+    let digits = text.trim_end_matches('=');
+    if text.len() - digits.len() > 2 || digits.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
+    for chunk in digits.as_bytes().chunks(4) {
+        let mut n = 0u32;
+        for (i, digit) in chunk.iter().enumerate() {
+            let value = BASE64.iter().position(|b| b == digit)? as u32;
+            n |= value << (18 - 6 * i);
+        }
+        // k digits carry k - 1 whole bytes.
+        for i in 0..chunk.len() - 1 {
+            out.push((n >> (16 - 8 * i)) as u8);
+        }
+    }
+    Some(out)
+}
+
+/// Percent-encodes a query component the way .NET's `HttpUtility.UrlEncode` does, which is how
+/// real `nextLink`s carry their skip token: unreserved characters stay, the rest become
+/// lower-case `%xx` (an observed token ends in `%3d`).
+pub fn query_encode(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for byte in raw.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.!*()".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02x}"));
         }
     }
     out
@@ -170,6 +220,25 @@ mod tests {
         assert_eq!(base64url(b"fo"), "Zm8");
         assert_eq!(base64url(b"foo"), "Zm9v");
         assert_eq!(base64url(&[0xfb, 0xff]), "-_8");
+    }
+
+    #[test]
+    fn padded_base64_round_trips_and_rejects_other_alphabets() {
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(&[0xfb, 0xff]), "+/8=");
+        for sample in [
+            &b""[..],
+            b"f",
+            b"fo",
+            b"foo",
+            b"foob",
+            &[0xfb, 0xff, 0x00, 0x10],
+        ] {
+            assert_eq!(unbase64(&base64(sample)).as_deref(), Some(sample));
+        }
+        assert_eq!(unbase64("-_8"), None);
+        assert_eq!(unbase64("Z"), None);
+        assert_eq!(query_encode("a+b/c= d"), "a%2bb%2fc%3d%20d");
     }
 
     #[test]

@@ -44,6 +44,12 @@ pub fn random_hex_upper(len_bytes: usize) -> String {
     bytes.iter().map(|b| format!("{b:02X}")).collect()
 }
 
+/// A 64-bit digest of `text` under `key`: tamper-evident enough for the opaque tokens the
+/// emulator hands out and takes back (skip tokens), not a cryptographic MAC.
+pub fn keyed_digest(key: u64, text: &str) -> u64 {
+    fnv1a(text, fnv1a(&key.to_string(), 0xcbf2_9ce4_8422_2325))
+}
+
 fn fnv1a(text: &str, basis: u64) -> u64 {
     text.bytes().fold(basis, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)

@@ -93,7 +93,7 @@ pub fn document(scenario: &Scenario, api_version: &str) -> Value {
 }
 
 /// The VM's tags: one with an empty value, as real tags can have.
-const TAGS: [(&str, &str); 2] = [("environment", "test"), ("owner", "")];
+pub const TAGS: [(&str, &str); 2] = [("environment", "test"), ("owner", "")];
 
 fn compute(s: &Scenario) -> Value {
     let vm_id = stable_guid(&format!("vmid:{}", s.vm_resource_id().to_lowercase()));

@@ -1,6 +1,11 @@
 //! Test emulator for armi: Azure's Instance Metadata Service (IMDS) and Azure Resource Manager
 //! (ARM), answering as the real services do (protocol.md and its samples), with fault
-//! injection, plus a CONNECT proxy and a "foreign" host that tests assert armi never uses.
+//! injection, plus a CONNECT proxy and a "foreign" host that tests assert armi never uses (or
+//! that acts as a Key Vault, for tokens of another audience).
+//!
+//! ARM keeps resource groups and resources in memory: lists come in pages with absolute
+//! `nextLink`s, writes need a writer's grant, and writes complete at once or as long-running
+//! operations (`Lro`) followed through `Azure-AsyncOperation` or `Location`.
 //!
 //! ```no_run
 //! use armi_emulator::{Emulator, Fault, Limit, Route, Scenario};
@@ -11,7 +16,9 @@
 //! println!("IMDS at {}, ARM at {}", emulator.imds_url(), emulator.arm_url());
 //! ```
 
+mod address;
 mod arm;
+mod catalog;
 mod cloud;
 mod emulator;
 mod encoding;
@@ -21,17 +28,24 @@ mod http;
 mod ids;
 mod imds;
 mod instance;
+mod links;
+mod operations;
+mod paging;
 mod proxy;
 mod record;
 mod scenario;
 mod server;
 mod state;
+mod store;
 mod tls;
 mod token;
+mod vault;
 
 pub use emulator::Emulator;
 pub use record::{Recorded, Service};
-pub use scenario::{Action, Fault, Grant, Limit, Route, Scenario, UserIdentity};
+pub use scenario::{
+    Action, Fault, Grant, Limit, LinkHost, Lro, Outcome, Role, Route, Scenario, UserIdentity,
+};
 
 /// Maps an IMDS `azEnvironment` name to the `arm_cloud` it implies (case-insensitive).
 pub fn arm_cloud_for(az_environment: &str) -> &'static str {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use armi_emulator::{Emulator, Grant, Scenario, UserIdentity, arm_cloud_for};
+use armi_emulator::{Emulator, Grant, Lro, Outcome, Scenario, UserIdentity, arm_cloud_for};
 
 const HELP: &str = "\
 armi-emulator: Azure IMDS and ARM as armi's tests see them, on loopback by default
@@ -24,6 +24,17 @@ OPTIONS:
                               attach a user-assigned identity (repeatable); every
                               identity may read the VM's resource group
     --no-system-identity      the VM has no system-assigned identity
+    --writer-system-identity  the system identity may also write to the VM's resource
+                              group (PUT, PATCH, DELETE, POST actions)
+    --subscription-reader     every identity may read the whole subscription (to list
+                              the groups of --extra-groups)
+    --page-size N             ARM lists answer at most N items per page (default 1000)
+    --resources-per-group N   N generated resources in every resource group
+    --extra-groups N          N generated resource groups rg-gen-0001...
+    --lro async|location|none how writes complete: with Azure-AsyncOperation, with a
+                              Location only, or at once (default none)
+    --lro-polls N             times a long-running operation is still in progress
+                              when polled, before it succeeds (default 2)
     --env-file PATH           once listening, write ARMI_IMDS_ENDPOINT, ARMI_ARM_ENDPOINT
                               and SSL_CERT_FILE (the CA, copied to PATH.ca.pem) to PATH,
                               atomically; both files are removed on exit
@@ -47,6 +58,13 @@ struct Options {
     az_environment: Option<String>,
     user_identities: Vec<UserIdentity>,
     no_system_identity: bool,
+    writer_system_identity: bool,
+    subscription_reader: bool,
+    page_size: Option<usize>,
+    resources_per_group: usize,
+    extra_groups: usize,
+    lro: Option<String>,
+    lro_polls: Option<u32>,
     env_file: Option<PathBuf>,
     exit_on_stdin_eof: bool,
     log: bool,
@@ -97,6 +115,13 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
             "--user-identity" => options.user_identities.push(user_identity(&value()?)?),
             "--env-file" => options.env_file = Some(PathBuf::from(value()?)),
             "--no-system-identity" => options.no_system_identity = true,
+            "--writer-system-identity" => options.writer_system_identity = true,
+            "--subscription-reader" => options.subscription_reader = true,
+            "--page-size" => options.page_size = Some(number(&flag, &value()?)?),
+            "--resources-per-group" => options.resources_per_group = number(&flag, &value()?)?,
+            "--extra-groups" => options.extra_groups = number(&flag, &value()?)?,
+            "--lro" => options.lro = Some(lro_kind(&value()?)?),
+            "--lro-polls" => options.lro_polls = Some(number(&flag, &value()?)?),
             "--exit-on-stdin-eof" => options.exit_on_stdin_eof = true,
             "--log" => options.log = true,
             "-h" | "--help" => options.help = true,
@@ -116,6 +141,18 @@ fn user_identity(spec: &str) -> Result<UserIdentity, String> {
         _ => Err(format!(
             "--user-identity wants NAME:CLIENTID:OBJECTID, got '{spec}'"
         )),
+    }
+}
+
+fn number<T: std::str::FromStr>(flag: &str, raw: &str) -> Result<T, String> {
+    raw.parse()
+        .map_err(|_| format!("{flag} wants a number, got '{raw}'"))
+}
+
+fn lro_kind(raw: &str) -> Result<String, String> {
+    match raw {
+        "async" | "location" | "none" => Ok(raw.to_string()),
+        _ => Err(format!("--lro wants async, location or none, got '{raw}'")),
     }
 }
 
@@ -140,6 +177,37 @@ fn scenario(options: &Options) -> Scenario {
             .push(Grant::new(&user.object_id, &own_group));
     }
     scenario.user_identities = options.user_identities.clone();
+    if options.writer_system_identity {
+        let writer = Grant::new(&scenario.system_object_id(), &own_group);
+        scenario.writers.push(writer);
+    }
+    if options.subscription_reader {
+        let sub_scope = scenario.subscription_scope();
+        let mut readers: Vec<String> = options
+            .user_identities
+            .iter()
+            .map(|u| u.object_id.clone())
+            .collect();
+        readers.push(scenario.system_object_id());
+        for reader in readers {
+            scenario.grants.push(Grant::new(&reader, &sub_scope));
+        }
+    }
+    scenario.page_size = options.page_size;
+    scenario.resources_per_group = options.resources_per_group;
+    scenario.extra_group_count = options.extra_groups;
+    let polls = options.lro_polls.unwrap_or(2);
+    scenario.lro = match options.lro.as_deref() {
+        Some("async") => Lro::AsyncOperation {
+            polls,
+            outcome: Outcome::Succeeded,
+        },
+        Some("location") => Lro::Location {
+            polls,
+            outcome: Outcome::Succeeded,
+        },
+        _ => Lro::None,
+    };
     scenario
 }
 
@@ -274,6 +342,30 @@ mod tests {
         assert!(parse(args(&["--bogus"])).is_err());
         assert!(parse(args(&["--user-identity", "only:two"])).is_err());
         assert!(parse(args(&["--env-file"])).is_err());
+    }
+
+    #[test]
+    fn list_and_write_flags_shape_the_scenario() {
+        let options = parse(args(&[
+            "--page-size=10",
+            "--resources-per-group",
+            "50000",
+            "--extra-groups",
+            "22",
+            "--writer-system-identity",
+            "--lro",
+            "location",
+            "--lro-polls=3",
+        ]))
+        .expect("valid flags");
+        let scenario = scenario(&options);
+        assert_eq!(scenario.page_size, Some(10));
+        assert_eq!(scenario.resources_per_group, 50_000);
+        assert_eq!(scenario.extra_group_count, 22);
+        assert_eq!(scenario.writers.len(), 1);
+        assert!(matches!(scenario.lro, Lro::Location { polls: 3, .. }));
+        assert!(parse(args(&["--lro", "sometimes"])).is_err());
+        assert!(parse(args(&["--page-size", "many"])).is_err());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The world the emulator pretends to be: one VM, its identities, the resource groups of its
-//! subscription, who may read what, and the faults to inject.
+//! subscription and what is in them, who may read and write what, how ARM pages and runs
+//! long operations, and the faults to inject.
 
 use std::time::Duration;
 
@@ -24,6 +25,9 @@ pub struct Scenario {
     pub vm_group_exists: bool,
     /// Who may read what (every grant acts as the Reader role).
     pub grants: Vec<Grant>,
+    /// Who may also write what: PUT, PATCH, DELETE and POST actions under the scope (every
+    /// grant here acts as the Contributor role, which includes reading).
+    pub writers: Vec<Grant>,
     /// Which cloud this ARM is; decides which token audiences it accepts:
     /// `AzurePublicCloud`, `AzureUSGovernmentCloud` or `AzureChinaCloud`.
     pub arm_cloud: String,
@@ -35,9 +39,77 @@ pub struct Scenario {
     pub imds_listen: String,
     /// Where ARM listens over TLS.
     pub arm_listen: String,
-    /// Resource group lists are cut into pages of this many items, each with a `nextLink`;
-    /// `None` answers in one page unless the request says `$top`.
+    /// Lists (resource groups, the resources of a group) are cut into pages of at most this
+    /// many items, each but the last with a `nextLink`; `None` is ARM's own limit of 1000.
+    /// A request's `$top` makes pages smaller, never larger.
     pub page_size: Option<usize>,
+    /// Where list `nextLink`s point.
+    pub next_link: LinkHost,
+    /// Where the polling URLs of long-running operations (`Azure-AsyncOperation`, `Location`)
+    /// point.
+    pub lro_link: LinkHost,
+    /// Generated resources in every group that exists from the start (`res-00001`, ...), made
+    /// up page by page when listed rather than held in memory.
+    pub resources_per_group: usize,
+    /// Generated resource groups `rg-gen-0001`, ... in the subscription besides `groups`.
+    pub extra_group_count: usize,
+    /// How writes to resources complete.
+    pub lro: Lro,
+    /// `Retry-After` on the first answer of a long-running operation and on every poll that
+    /// finds it still running; `None` sends none.
+    pub lro_retry_after: Option<String>,
+    /// The foreign host also acts as a Key Vault whose audience is its own URL: it answers
+    /// `GET /secrets/{name}` to tokens this emulator's IMDS issued for that audience.
+    pub vault: bool,
+}
+
+/// Which host a URL that ARM hands out (a `nextLink`, a polling URL) names.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum LinkHost {
+    /// The scheme, host and port the client used for the request (the real behaviour).
+    #[default]
+    Same,
+    /// The emulator's foreign host, which armi must never contact.
+    Foreign,
+    /// `http://` to ARM's plain port on the same host: the right host, the wrong scheme.
+    PlainHttp,
+}
+
+/// How the resource provider completes writes (Azure/azure-resource-manager-rpc
+/// `v1.0/async-api-reference.md`). Operations advance only when their status or `Location`
+/// URL is polled, so that tests are deterministic.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Lro {
+    /// Writes complete at once: PUT 201 (created) or 200 with the resource, PATCH 200, DELETE
+    /// 200 (204 when absent), POST 200 with the action's result.
+    #[default]
+    None,
+    /// PUT answers 201 (created) or 200, PATCH 200, each with the resource in a non-terminal
+    /// `provisioningState` and an `Azure-AsyncOperation` header; DELETE and POST answer 202
+    /// with `Azure-AsyncOperation` and `Location`. The operation status answers `InProgress`
+    /// `polls` times, then the outcome.
+    AsyncOperation { polls: u32, outcome: Outcome },
+    /// The older pattern: 202 with only `Location`, which answers 202 `polls` times, then what
+    /// the write would have answered at once (or the failure). A resource being created is not
+    /// visible until then.
+    Location { polls: u32, outcome: Outcome },
+}
+
+/// How a long-running operation ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Succeeded,
+    Failed { code: String, message: String },
+    Canceled,
+}
+
+/// Built-in roles a grant can stand for (see [`Scenario::with_grant`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Read only: goes to [`Scenario::grants`].
+    Reader,
+    /// Read and write: goes to [`Scenario::writers`].
+    Contributor,
 }
 
 /// A user-assigned managed identity attached to the VM.
@@ -48,7 +120,8 @@ pub struct UserIdentity {
     pub object_id: String,
 }
 
-/// `principal_object_id` may read everything under `scope` (compared case-insensitively).
+/// `principal_object_id` may read (in `Scenario::grants`) or also write (in
+/// `Scenario::writers`) everything under `scope` (compared case-insensitively).
 #[derive(Clone, Debug)]
 pub struct Grant {
     pub principal_object_id: String,
@@ -124,6 +197,7 @@ impl Default for Scenario {
             groups: Vec::new(),
             vm_group_exists: true,
             grants: Vec::new(),
+            writers: Vec::new(),
             arm_cloud: "AzurePublicCloud".into(),
             token_lifetime_secs: 86_399,
             faults: Vec::new(),
@@ -131,6 +205,13 @@ impl Default for Scenario {
             imds_listen: "127.0.0.1:0".into(),
             arm_listen: "127.0.0.1:0".into(),
             page_size: None,
+            next_link: LinkHost::Same,
+            lro_link: LinkHost::Same,
+            resources_per_group: 0,
+            extra_group_count: 0,
+            lro: Lro::None,
+            lro_retry_after: Some("1".into()),
+            vault: false,
         };
         scenario.grants = vec![Grant::new(
             &scenario.system_object_id(),
@@ -192,10 +273,56 @@ impl Scenario {
         self
     }
 
-    /// Every resource group that exists, the VM's own first, names as stored.
+    /// The scenario with one more role assignment: `Reader` adds to `grants`, `Contributor`
+    /// to `writers`.
+    pub fn with_grant(mut self, role: Role, principal_object_id: &str, scope: &str) -> Self {
+        let grant = Grant::new(principal_object_id, scope);
+        match role {
+            Role::Reader => self.grants.push(grant),
+            Role::Contributor => self.writers.push(grant),
+        }
+        self
+    }
+
+    /// Every resource group the scenario names, the VM's own first, names as stored. The
+    /// generated ones (`extra_group_count`) and those created through ARM are not among them.
     pub fn existing_groups(&self) -> Vec<String> {
         let own = self.vm_group_exists.then(|| self.resource_group.clone());
         own.into_iter().chain(self.groups.iter().cloned()).collect()
+    }
+
+    /// Whether `object_id` may read `scope`: readers and writers both may.
+    pub(crate) fn can_read(&self, object_id: &str, scope: &str) -> bool {
+        self.grants
+            .iter()
+            .chain(&self.writers)
+            .any(|grant| grant.covers(object_id, scope))
+    }
+
+    /// Whether `object_id` may write, delete and run actions under `scope`.
+    pub(crate) fn can_write(&self, object_id: &str, scope: &str) -> bool {
+        self.writers
+            .iter()
+            .any(|grant| grant.covers(object_id, scope))
+    }
+
+    /// Whether `object_id` holds any role at or below the subscription `sub_scope`.
+    pub(crate) fn has_role_within(&self, object_id: &str, sub_scope: &str) -> bool {
+        let within = Grant::new(object_id, sub_scope);
+        self.grants.iter().chain(&self.writers).any(|g| {
+            g.principal_object_id.eq_ignore_ascii_case(object_id)
+                && within.covers(object_id, &g.scope)
+        })
+    }
+}
+
+impl Outcome {
+    /// `Failed` with this error.
+    pub fn failed(code: &str, message: &str) -> Self {
+        Outcome::Failed {
+            code: code.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -217,7 +344,7 @@ impl Grant {
         }
     }
 
-    /// Whether this grant lets `object_id` read `scope` (an ARM scope path).
+    /// Whether this grant is `object_id`'s and covers `scope` (an ARM scope path).
     pub fn covers(&self, object_id: &str, scope: &str) -> bool {
         let granted = self.scope.trim_end_matches('/').to_lowercase();
         let wanted = scope.trim_end_matches('/').to_lowercase();

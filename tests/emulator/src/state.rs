@@ -1,11 +1,15 @@
 //! State shared by every listener and connection of one emulator.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::faults::FaultBook;
+use crate::links::Hosts;
+use crate::operations::Operations;
 use crate::record::Journal;
 use crate::scenario::Scenario;
+use crate::store::Store;
 use crate::token::TokenBook;
 
 /// How often blocked sockets and sleeps look whether the emulator is stopping.
@@ -16,20 +20,39 @@ pub struct Shared {
     pub journal: Journal,
     pub faults: FaultBook,
     pub tokens: TokenBook,
+    /// Where the listeners are, for the links ARM hands out.
+    pub hosts: Hosts,
+    world: Mutex<World>,
     stopping: AtomicBool,
     log: AtomicBool,
 }
 
+/// What ARM writes change. One lock for both, since an operation that ends changes the store.
+pub struct World {
+    pub store: Store,
+    pub operations: Operations,
+}
+
 impl Shared {
-    pub fn new(scenario: Scenario) -> Self {
+    pub fn new(scenario: Scenario, hosts: Hosts) -> Self {
         Shared {
             faults: FaultBook::new(&scenario.faults),
+            world: Mutex::new(World {
+                store: Store::new(&scenario),
+                operations: Operations::default(),
+            }),
+            hosts,
             scenario,
             journal: Journal::default(),
             tokens: TokenBook::default(),
             stopping: AtomicBool::new(false),
             log: AtomicBool::new(false),
         }
+    }
+
+    // A panic while holding the lock leaves the world as the last complete change left it.
+    pub fn world(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn stop(&self) {

@@ -83,19 +83,65 @@ pub fn tls_client(
 /// Sends one request (`Connection: close`) and reads the response: `None` when the connection
 /// ends before a whole response arrived (a reset, a truncated body).
 pub fn exchange(
-    mut stream: impl Read + Write,
+    stream: impl Read + Write,
     host: &str,
     method: &str,
     target: &str,
     headers: &[(&str, &str)],
 ) -> Option<Reply> {
+    exchange_body(stream, host, method, target, headers, None)
+}
+
+/// [`exchange`] with a request body (sent with its `Content-Length`).
+pub fn exchange_body(
+    mut stream: impl Read + Write,
+    host: &str,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Option<Reply> {
     let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
+    if let Some(body) = body {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).ok()?;
+    stream.write_all(body.unwrap_or_default()).ok()?;
     read_response(&mut stream, method == "HEAD")
+}
+
+/// One request with a body over plain TCP to `base` (`http://host:port`).
+pub fn http_body(
+    base: &str,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Reply {
+    let stream = connect(authority(base));
+    exchange_body(stream, authority(base), method, target, headers, Some(body))
+        .expect("a complete response")
+}
+
+/// The part of an absolute URL after `base` (which it must start with): a request target.
+pub fn target_in<'a>(url: &'a str, base: &str) -> &'a str {
+    assert!(
+        url.starts_with(&format!("{base}/")),
+        "{url} is not under {base}"
+    );
+    &url[base.len()..]
+}
+
+/// `Authorization: Bearer ...` with a token from the emulator's IMDS for `resource`.
+pub fn bearer(imds_url: &str, resource: &str) -> String {
+    let target =
+        format!("/metadata/identity/oauth2/token?api-version=2018-02-01&resource={resource}");
+    let body = http(imds_url, "GET", &target, &[("Metadata", "true")]).json();
+    format!("Bearer {}", body["access_token"].as_str().expect("a token"))
 }
 
 pub fn read_response(stream: &mut impl Read, head_only: bool) -> Option<Reply> {
