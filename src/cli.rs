@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::http::Endpoint;
 use crate::imds::{DEFAULT_ENDPOINT, Identity};
 use crate::output::{Format, Query};
+use crate::sources::Host;
 
 /// The default `--timeout`: covers IMDS's documented 70-second 410 window, with room for backoff.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 90;
@@ -54,6 +55,9 @@ Flags (before or after the command):
                             tags.\"Owner \", or a JSON Pointer like /a/b
   -o, --output FMT          json (default), compact, tsv, none
                             (token: raw (default), json, env, header too)
+      --source NAME         identity host: auto (default: detected from the
+                            environment), imds, arc, appservice, cloudshell,
+                            servicefabric, azureml, workload
       --timeout SECS        one deadline for everything, retries included (90)
       --ca-file PEM         trust these roots for ARM instead of the built-in
                             ones (env SSL_CERT_FILE)
@@ -328,6 +332,8 @@ pub struct Settings {
     pub timeout: Duration,
     /// Roots for ARM: a path and where it came from (`--ca-file` or `SSL_CERT_FILE`).
     pub ca_file: Option<(String, &'static str)>,
+    /// `--source`: the identity host, or `None` to detect it.
+    pub source: Option<Host>,
     pub verbose: bool,
 }
 
@@ -350,6 +356,7 @@ struct Raw {
     timeout: Option<String>,
     ca_file: Option<String>,
     top: Option<String>,
+    source: Option<String>,
     body: Option<String>,
     resource: Option<String>,
     headers: Vec<String>,
@@ -476,6 +483,7 @@ where
             Long("timeout") => &mut raw.timeout,
             Long("ca-file") => &mut raw.ca_file,
             Long("top") => &mut raw.top,
+            Long("source") => &mut raw.source,
             Long("body") => &mut raw.body,
             Long("resource") => &mut raw.resource,
             _ => {
@@ -716,7 +724,12 @@ fn resolve(raw: Raw, command: &Command, env: &dyn Fn(&str) -> Option<String>) ->
         (None, Some(path)) => Some((path, "SSL_CERT_FILE")),
         (None, None) => None,
     };
+    let source = match raw.source.as_deref() {
+        Some(text) => Host::parse(text).map_err(|e| Error::usage(format!("--source: {e}")))?,
+        None => None,
+    };
     Ok(Settings {
+        source,
         subscription,
         resource_group,
         identity,

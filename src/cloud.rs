@@ -13,6 +13,8 @@ pub struct Cloud {
     pub arm_endpoint: &'static str,
     /// The `resource` to ask a token for, to call ARM.
     pub arm_audience: &'static str,
+    /// Entra ID's authority host (workload identity's token exchange).
+    pub authority: &'static str,
 }
 
 /// Every cloud armi knows; the first is the default.
@@ -22,18 +24,21 @@ pub const CLOUDS: [Cloud; 4] = [
         alias: "public",
         arm_endpoint: "https://management.azure.com",
         arm_audience: "https://management.azure.com/",
+        authority: "https://login.microsoftonline.com",
     },
     Cloud {
         name: "AzureUSGovernmentCloud",
         alias: "usgov",
         arm_endpoint: "https://management.usgovcloudapi.net",
         arm_audience: "https://management.usgovcloudapi.net/",
+        authority: "https://login.microsoftonline.us",
     },
     Cloud {
         name: "AzureChinaCloud",
         alias: "china",
         arm_endpoint: "https://management.chinacloudapi.cn",
         arm_audience: "https://management.chinacloudapi.cn/",
+        authority: "https://login.chinacloudapi.cn",
     },
     // Retired, but IMDS still documents the name; mapped so that an old image says something exact.
     Cloud {
@@ -41,6 +46,7 @@ pub const CLOUDS: [Cloud; 4] = [
         alias: "germany",
         arm_endpoint: "https://management.microsoftazure.de",
         arm_audience: "https://management.microsoftazure.de/",
+        authority: "https://login.microsoftonline.de",
     },
 ];
 

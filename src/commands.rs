@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::http::{self, ArmTransport, Deadline, Endpoint, Http, ProxyEnv};
 use crate::imds::{self, Vm};
 use crate::output::{self, Format, ListPrinter};
+use crate::sources::{self, Source};
 use crate::token::Token;
 
 /// Runs what the command line asked for.
@@ -32,17 +33,25 @@ pub fn run(parsed: Parsed) -> Result<()> {
 fn invoke(Invocation { command, settings }: Invocation) -> Result<()> {
     // Everything that can be refused is checked before the first request goes out.
     let arm = match command {
-        Command::Token { .. } | Command::Instance => None,
+        Command::Instance => None,
         _ => Some(arm_transport(&settings)?),
     };
+    let env = |name: &str| std::env::var(name).ok();
+    let exists = |path: &str| std::path::Path::new(path).exists();
+    let source = sources::detect(settings.source, &settings.imds_endpoint, &env, &exists)?;
     let http = Http::new(Deadline::after(settings.timeout), settings.verbose, arm);
+    let ctx = Ctx {
+        http: &http,
+        settings: &settings,
+        source: &source,
+    };
     match command {
-        Command::Group => group(&http, &settings),
-        Command::Groups { top } => groups(&http, &settings, top),
-        Command::Resources => resources(&http, &settings),
-        Command::Get { target, all } => get(&http, &settings, &target, all),
-        Command::Rest(call) => rest(&http, &settings, call),
-        Command::Token { resource } => token(&http, &settings, resource),
+        Command::Group => group(&ctx),
+        Command::Groups { top } => groups(&ctx, top),
+        Command::Resources => resources(&ctx),
+        Command::Get { target, all } => get(&ctx, &target, all),
+        Command::Rest(call) => rest(&ctx, call),
+        Command::Token { resource } => token(&ctx, resource),
         Command::Instance => {
             let doc = imds::instance(&http, &settings.imds_endpoint)?;
             print_data(doc, &settings)
@@ -50,12 +59,20 @@ fn invoke(Invocation { command, settings }: Invocation) -> Result<()> {
     }
 }
 
+/// What every command runs with: the transport, the settings, the identity host.
+struct Ctx<'a> {
+    http: &'a Http,
+    settings: &'a Settings,
+    source: &'a Source,
+}
+
 /// `armi group`: the VM's own group unless told otherwise.
-fn group(http: &Http, settings: &Settings) -> Result<()> {
+fn group(ctx: &Ctx) -> Result<()> {
+    let (http, settings) = (ctx.http, ctx.settings);
     let needs_vm = settings.subscription.is_none() || settings.resource_group.is_none();
-    let (vm, cloud) = vm_and_cloud(http, settings, needs_vm)?;
-    let subscription = subscription(settings, vm.as_ref())?;
-    let group = resource_group(settings, vm.as_ref())?;
+    let (vm, cloud) = vm_and_cloud(ctx, needs_vm)?;
+    let subscription = subscription(ctx, vm.as_ref())?;
+    let group = resource_group(ctx, vm.as_ref())?;
     let endpoint = arm_endpoint(settings, &cloud)?;
     let url = arm::group_url(&endpoint, &subscription, &group, api_version(settings))?;
     let what = format!(
@@ -63,32 +80,34 @@ fn group(http: &Http, settings: &Settings) -> Result<()> {
         group.as_str(),
         subscription.as_str()
     );
-    let token = arm_token(http, settings, &cloud)?;
+    let token = arm_token(ctx, &cloud)?;
     let session = open(http, &endpoint, &token)?;
     let doc = session.get_json(&url, &what)?;
     print_data(doc, settings)
 }
 
 /// `armi groups`: every resource group of the subscription, all pages.
-fn groups(http: &Http, settings: &Settings, top: Option<u32>) -> Result<()> {
-    let (vm, cloud) = vm_and_cloud(http, settings, settings.subscription.is_none())?;
-    let subscription = subscription(settings, vm.as_ref())?;
+fn groups(ctx: &Ctx, top: Option<u32>) -> Result<()> {
+    let (http, settings) = (ctx.http, ctx.settings);
+    let (vm, cloud) = vm_and_cloud(ctx, settings.subscription.is_none())?;
+    let subscription = subscription(ctx, vm.as_ref())?;
     let endpoint = arm_endpoint(settings, &cloud)?;
     let url = arm::groups_url(&endpoint, &subscription, api_version(settings), top)?;
     let what = format!(
         "list resource groups in subscription {}",
         subscription.as_str()
     );
-    let token = arm_token(http, settings, &cloud)?;
+    let token = arm_token(ctx, &cloud)?;
     print_list(&open(http, &endpoint, &token)?, url, &what, settings)
 }
 
 /// `armi resources`: every resource in a group (default: the VM's), all pages.
-fn resources(http: &Http, settings: &Settings) -> Result<()> {
+fn resources(ctx: &Ctx) -> Result<()> {
+    let (http, settings) = (ctx.http, ctx.settings);
     let needs_vm = settings.subscription.is_none() || settings.resource_group.is_none();
-    let (vm, cloud) = vm_and_cloud(http, settings, needs_vm)?;
-    let subscription = subscription(settings, vm.as_ref())?;
-    let group = resource_group(settings, vm.as_ref())?;
+    let (vm, cloud) = vm_and_cloud(ctx, needs_vm)?;
+    let subscription = subscription(ctx, vm.as_ref())?;
+    let group = resource_group(ctx, vm.as_ref())?;
     let endpoint = arm_endpoint(settings, &cloud)?;
     let url = arm::resources_url(&endpoint, &subscription, &group, api_version(settings))?;
     let what = format!(
@@ -96,15 +115,16 @@ fn resources(http: &Http, settings: &Settings) -> Result<()> {
         group.as_str(),
         subscription.as_str()
     );
-    let token = arm_token(http, settings, &cloud)?;
+    let token = arm_token(ctx, &cloud)?;
     print_list(&open(http, &endpoint, &token)?, url, &what, settings)
 }
 
 /// `armi get PATH|URL`: any ARM GET; `--all` merges every page's `value`.
-fn get(http: &Http, settings: &Settings, target: &str, all: bool) -> Result<()> {
-    let (endpoint, cloud, url) = arm_target(http, settings, target)?;
+fn get(ctx: &Ctx, target: &str, all: bool) -> Result<()> {
+    let (http, settings) = (ctx.http, ctx.settings);
+    let (endpoint, cloud, url) = arm_target(ctx, target)?;
     let what = format!("GET {}", url.rest);
-    let token = arm_token(http, settings, &cloud)?;
+    let token = arm_token(ctx, &cloud)?;
     let session = open(http, &endpoint, &token)?;
     if all {
         return print_list(&session, url, &what, settings);
@@ -114,19 +134,21 @@ fn get(http: &Http, settings: &Settings, target: &str, all: bool) -> Result<()> 
 }
 
 /// `armi rest METHOD PATH|URL`: any call, to ARM or (`--resource`) another Azure API.
-fn rest(http: &Http, settings: &Settings, call: Rest) -> Result<()> {
+fn rest(ctx: &Ctx, call: Rest) -> Result<()> {
+    let (http, settings) = (ctx.http, ctx.settings);
     let method = call.method.as_str();
     let (session_token, endpoint_host, url) = match &call.resource {
         Some(audience) => {
             let origin = Origin::of_audience(audience)?;
             let url = origin.target(None, &call.target)?;
             let url = with_api_version(url, settings.api_version.as_deref(), false)?;
-            let token = imds::token(http, &settings.imds_endpoint, audience, &settings.identity)?;
+            let cloud = settings.cloud.unwrap_or_else(Cloud::public);
+            let token = token_for(ctx, audience, &cloud)?;
             (token, (origin, url.host.clone(), url.https), url)
         }
         None => {
-            let (endpoint, cloud, url) = arm_target(http, settings, &call.target)?;
-            let token = arm_token(http, settings, &cloud)?;
+            let (endpoint, cloud, url) = arm_target(ctx, &call.target)?;
+            let token = arm_token(ctx, &cloud)?;
             (
                 token,
                 (Origin::of(&endpoint), endpoint.host.clone(), endpoint.https),
@@ -135,7 +157,7 @@ fn rest(http: &Http, settings: &Settings, call: Rest) -> Result<()> {
         }
     };
     let (origin, host, https) = endpoint_host;
-    http.open_arm(&host, https)?;
+    http.open_remote(&host, https)?;
     let session = Session::new(http, origin, &session_token.access_token);
     let what = format!("{method} {}", url.rest);
     let headers = call
@@ -176,15 +198,14 @@ fn rest(http: &Http, settings: &Settings, call: Rest) -> Result<()> {
 }
 
 /// `armi token`: a token for RESOURCE, or for this cloud's ARM.
-fn token(http: &Http, settings: &Settings, resource: Option<String>) -> Result<()> {
-    let resource = match resource {
-        Some(r) => r,
-        None => {
-            let (_, cloud) = vm_and_cloud(http, settings, false)?;
-            cloud.arm_audience.to_string()
-        }
+fn token(ctx: &Ctx, resource: Option<String>) -> Result<()> {
+    let settings = ctx.settings;
+    let (_, cloud) = match resource {
+        Some(_) => (None, settings.cloud.unwrap_or_else(Cloud::public)),
+        None => vm_and_cloud(ctx, false)?,
     };
-    let token = imds::token(http, &settings.imds_endpoint, &resource, &settings.identity)?;
+    let resource = resource.unwrap_or_else(|| cloud.arm_audience.to_string());
+    let token = token_for(ctx, &resource, &cloud)?;
     match settings.output {
         Output::Raw => print(format!("{}\n", token.access_token).as_bytes()),
         Output::Header => print(
@@ -208,8 +229,12 @@ fn env_lines(token: &Token) -> String {
 
 /// Instance metadata, fetched only when something still needs it (the subscription or group,
 /// or the cloud when neither `--cloud` nor `ARMI_CLOUD` names one), and the cloud.
-fn vm_and_cloud(http: &Http, settings: &Settings, needs_vm: bool) -> Result<(Option<Vm>, Cloud)> {
-    let vm = if needs_vm || settings.cloud.is_none() {
+fn vm_and_cloud(ctx: &Ctx, needs_vm: bool) -> Result<(Option<Vm>, Cloud)> {
+    let (http, settings) = (ctx.http, ctx.settings);
+    // Only VMs have instance metadata; elsewhere the cloud is --cloud's, else public.
+    let vm = if !ctx.source.has_instance_metadata() {
+        None
+    } else if needs_vm || settings.cloud.is_none() {
         let doc = imds::instance(http, &settings.imds_endpoint)?;
         Some(Vm::from_instance(&doc))
     } else {
@@ -244,10 +269,11 @@ fn cloud(http: &Http, settings: &Settings, vm: Option<&Vm>) -> Result<Cloud> {
     Ok(cloud)
 }
 
-fn subscription(settings: &Settings, vm: Option<&Vm>) -> Result<SubscriptionId> {
-    match &settings.subscription {
+fn subscription(ctx: &Ctx, vm: Option<&Vm>) -> Result<SubscriptionId> {
+    match &ctx.settings.subscription {
         Some(s) => Ok(s.clone()),
         None => from_vm(
+            ctx,
             vm,
             "subscriptionId",
             "-s",
@@ -257,10 +283,11 @@ fn subscription(settings: &Settings, vm: Option<&Vm>) -> Result<SubscriptionId> 
     }
 }
 
-fn resource_group(settings: &Settings, vm: Option<&Vm>) -> Result<ResourceGroupName> {
-    match &settings.resource_group {
+fn resource_group(ctx: &Ctx, vm: Option<&Vm>) -> Result<ResourceGroupName> {
+    match &ctx.settings.resource_group {
         Some(g) => Ok(g.clone()),
         None => from_vm(
+            ctx,
             vm,
             "resourceGroupName",
             "-g",
@@ -273,12 +300,19 @@ fn resource_group(settings: &Settings, vm: Option<&Vm>) -> Result<ResourceGroupN
 /// A value armi takes from instance metadata when no flag gave it: present and valid, or an
 /// error that names the field and the flag that replaces it.
 fn from_vm<T>(
+    ctx: &Ctx,
     vm: Option<&Vm>,
     field: &str,
     flag: &str,
     get: impl Fn(&Vm) -> &String,
     parse: impl Fn(&str) -> std::result::Result<T, String>,
 ) -> Result<T> {
+    if !ctx.source.has_instance_metadata() {
+        return Err(Error::usage(format!(
+            "{flag} is needed: {} has no instance metadata to take it from (only VMs do)",
+            ctx.source.host.name()
+        )));
+    }
     let value = vm.map(get).map(String::as_str).unwrap_or_default();
     let problem = if value.is_empty() {
         "is empty".to_string()
@@ -310,18 +344,22 @@ fn arm_endpoint(settings: &Settings, cloud: &Cloud) -> Result<Endpoint> {
 }
 
 /// A token for this cloud's ARM.
-fn arm_token(http: &Http, settings: &Settings, cloud: &Cloud) -> Result<Token> {
-    imds::token(
-        http,
-        &settings.imds_endpoint,
-        cloud.arm_audience,
-        &settings.identity,
-    )
+fn arm_token(ctx: &Ctx, cloud: &Cloud) -> Result<Token> {
+    token_for(ctx, cloud.arm_audience, cloud)
+}
+
+/// A token for `resource` from the identity host.
+fn token_for(ctx: &Ctx, resource: &str, cloud: &Cloud) -> Result<Token> {
+    if let Some((host, https)) = ctx.source.remote_host(cloud) {
+        ctx.http.open_remote(&host, https)?;
+    }
+    ctx.source
+        .token(ctx.http, resource, &ctx.settings.identity, cloud)
 }
 
 /// A session with ARM at `endpoint`: the agent for it, and the token bound to its origin.
 fn open<'a>(http: &'a Http, endpoint: &Endpoint, token: &'a Token) -> Result<Session<'a>> {
-    http.open_arm(&endpoint.host, endpoint.https)?;
+    http.open_remote(&endpoint.host, endpoint.https)?;
     Ok(Session::new(
         http,
         Origin::of(endpoint),
@@ -332,7 +370,8 @@ fn open<'a>(http: &'a Http, endpoint: &Endpoint, token: &'a Token) -> Result<Ses
 /// The ARM endpoint, cloud and URL for a PATH or URL from the command line. The target is
 /// checked before any request, and a full URL names its cloud by its host, so that a URL on
 /// another host is refused without asking IMDS anything.
-fn arm_target(http: &Http, settings: &Settings, target: &str) -> Result<(Endpoint, Cloud, Url)> {
+fn arm_target(ctx: &Ctx, target: &str) -> Result<(Endpoint, Cloud, Url)> {
+    let settings = ctx.settings;
     let check = |endpoint: &Endpoint| -> Result<Url> {
         let url = Origin::of(endpoint).target(Some(endpoint), target)?;
         with_api_version(url, settings.api_version.as_deref(), true)
@@ -348,7 +387,7 @@ fn arm_target(http: &Http, settings: &Settings, target: &str) -> Result<(Endpoin
     )?)?;
     let cloud = match named {
         Some(cloud) => cloud,
-        None => vm_and_cloud(http, settings, false)?.1,
+        None => vm_and_cloud(ctx, false)?.1,
     };
     let endpoint = arm_endpoint(settings, &cloud)?;
     let url = check(&endpoint)?;

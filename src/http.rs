@@ -6,7 +6,7 @@
 //! ureq's own reading differs from curl's. No agent follows redirects: a redirect would carry
 //! the request to a host armi did not choose.
 
-use std::cell::{Cell, OnceCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::io::IsTerminal;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -42,18 +42,33 @@ const USER_AGENT: &str = concat!("armi/", env!("CARGO_PKG_VERSION"));
 /// Which service a request goes to; it decides the agent, the cap and the retry rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
-    /// IMDS (or another local identity endpoint).
-    Identity,
-    /// Azure Resource Manager.
+    /// IMDS (VMs and scale sets): plain HTTP, never a proxy, IMDS's retry rules (410 for 70 s).
+    Imds,
+    /// Another identity host on this machine (Arc, App Service, Cloud Shell, Azure ML): plain
+    /// HTTP, never a proxy. The label names it in messages.
+    Local(&'static str),
+    /// Service Fabric's identity endpoint: HTTPS to a certificate pinned by its thumbprint.
+    Pinned(&'static str),
+    /// Azure Resource Manager, or another Azure API (`armi rest --resource`).
     Arm,
+    /// Entra ID's token endpoint (workload identity): remote, like ARM, but a token request is
+    /// safe to repeat.
+    Entra,
 }
 
 impl Service {
     pub fn label(self) -> &'static str {
         match self {
-            Service::Identity => "IMDS",
+            Service::Imds => "IMDS",
+            Service::Local(name) | Service::Pinned(name) => name,
             Service::Arm => "ARM",
+            Service::Entra => "Entra ID",
         }
+    }
+
+    /// Identity endpoints on this machine: nothing answering there means "not on such a host".
+    fn is_local(self) -> bool {
+        matches!(self, Service::Imds | Service::Local(_) | Service::Pinned(_))
     }
 }
 
@@ -249,7 +264,9 @@ impl Reply {
 pub struct Http {
     identity: Agent,
     arm_transport: Option<ArmTransport>,
-    arm: OnceCell<Agent>,
+    /// One agent per remote host (ARM, another API, Entra ID), built when first needed.
+    remote: RefCell<Vec<(String, Agent)>>,
+    pinned: OnceCell<Agent>,
     pub deadline: Deadline,
     pub verbose: bool,
     progress_shown: Cell<bool>,
@@ -277,20 +294,25 @@ impl Http {
         Http {
             identity,
             arm_transport: arm,
-            arm: OnceCell::new(),
+            remote: RefCell::new(Vec::new()),
+            pinned: OnceCell::new(),
             deadline,
             verbose,
             progress_shown: Cell::new(false),
         }
     }
 
-    /// Builds the agent for requests with a token, for the one origin a command talks to.
-    pub fn open_arm(&self, host: &str, https: bool) -> Result<()> {
-        if self.arm.get().is_some() {
+    /// Builds the agent for a remote host (ARM, another API, Entra ID): the trusted roots, and
+    /// the proxy the environment names for this host.
+    pub fn open_remote(&self, host: &str, https: bool) -> Result<()> {
+        let key = remote_key(host, https);
+        if self.remote.borrow().iter().any(|(k, _)| *k == key) {
             return Ok(());
         }
         let Some(transport) = &self.arm_transport else {
-            return Err(Error::failed("internal: no ARM transport was set up"));
+            return Err(Error::failed(
+                "internal: no transport for remote hosts was set up",
+            ));
         };
         let roots = match &transport.roots {
             Some(certs) => RootCerts::Specific(Arc::new(certs.clone())),
@@ -322,8 +344,25 @@ impl Http {
             .accept("application/json")
             .build()
             .new_agent();
-        let _ = self.arm.set(agent);
+        self.remote.borrow_mut().push((key, agent));
         Ok(())
+    }
+
+    /// Builds the agent for an identity endpoint whose certificate is pinned by thumbprint
+    /// (Service Fabric): never a proxy, and no web PKI: only that certificate is trusted.
+    pub fn open_pinned(&self, pin: crate::pinned::Pin) {
+        if self.pinned.get().is_some() {
+            return;
+        }
+        let config = Agent::config_builder()
+            .proxy(None)
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .timeout_connect(Some(IMDS_CONNECT_TIMEOUT))
+            .user_agent(USER_AGENT)
+            .accept("application/json")
+            .build();
+        let _ = self.pinned.set(crate::pinned::agent(config, pin));
     }
 
     /// Writes one `-v` line (redacted).
@@ -399,6 +438,16 @@ impl Http {
         unreachable!("the attempt counter is unbounded")
     }
 
+    fn remote_agent(&self, url: &str) -> Option<Agent> {
+        let endpoint = Endpoint::parse(origin_of(url)).ok()?;
+        let key = remote_key(&endpoint.host, endpoint.https);
+        self.remote
+            .borrow()
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, agent)| agent.clone())
+    }
+
     fn deadline_passed(&self, req: &Request, attempts: u32) -> Error {
         Error::new(
             Kind::GaveUp,
@@ -429,20 +478,34 @@ impl Http {
     }
 
     fn attempt(&self, req: &Request, remaining: Duration) -> std::result::Result<Reply, Failure> {
+        let local_timeout = remaining.min(IMDS_ATTEMPT_TIMEOUT);
+        let remote;
+        let pinned;
         let (agent, cap, timeout) = match req.service {
-            Service::Identity => (
-                &self.identity,
-                IMDS_BODY_CAP,
-                remaining.min(IMDS_ATTEMPT_TIMEOUT),
-            ),
-            Service::Arm => match self.arm.get() {
-                Some(agent) => (agent, ARM_BODY_CAP, remaining),
-                None => {
-                    return Err(Failure::Fatal(Error::failed(
-                        "internal: ARM transport used before it was set up",
-                    )));
+            Service::Imds | Service::Local(_) => (&self.identity, IMDS_BODY_CAP, local_timeout),
+            Service::Pinned(_) => {
+                pinned = self.pinned.get().cloned();
+                match &pinned {
+                    Some(agent) => (agent, IMDS_BODY_CAP, local_timeout),
+                    None => {
+                        return Err(Failure::Fatal(Error::failed(
+                            "internal: pinned agent used before it was set up",
+                        )));
+                    }
                 }
-            },
+            }
+            Service::Arm | Service::Entra => {
+                remote = self.remote_agent(&req.url);
+                match &remote {
+                    Some(agent) => (agent, ARM_BODY_CAP, remaining),
+                    None => {
+                        return Err(Failure::Fatal(Error::failed(format!(
+                            "internal: no agent was set up for {}",
+                            origin_of(&req.url)
+                        ))));
+                    }
+                }
+            }
         };
         let started = Instant::now();
         let result = self.exchange(agent, req, cap, timeout);
@@ -558,7 +621,12 @@ impl Failure {
 fn retry_reason(req: &Request, status: u16) -> Option<String> {
     let retry = match req.service {
         // IMDS: 404 and 410 while it updates (410 for up to 70 s), 429 throttled, 5xx.
-        Service::Identity => matches!(status, 404 | 410 | 429 | 500..=599),
+        Service::Imds => matches!(status, 404 | 410 | 429 | 500..=599),
+        // The other identity hosts and Entra ID: what MSAL retries for them (no 404 or 410 rule;
+        // Service Fabric documents that 404 must not be retried).
+        Service::Local(_) | Service::Pinned(_) | Service::Entra => {
+            matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
+        }
         Service::Arm => status == 429 || ((500..=599).contains(&status) && idempotent(req)),
     };
     retry.then(|| format!("{} answered {status}", req.service.label()))
@@ -572,17 +640,20 @@ fn idempotent(req: &Request) -> bool {
 fn classify(req: &Request, e: ureq::Error) -> Failure {
     use std::io::ErrorKind as K;
     let service = req.service.label();
-    let may_retry = req.service == Service::Identity || idempotent(req);
+    // A token request may be repeated whatever its method; an ARM call only if idempotent.
+    let may_retry = req.service != Service::Arm || idempotent(req);
     match e {
         ureq::Error::Timeout(ureq::Timeout::Connect) => {
             let why = format!(
                 "{service} at {} did not accept a connection in time",
                 origin_of(&req.url)
             );
-            match req.service {
-                Service::Identity => Failure::Unreachable(why),
-                Service::Arm if may_retry => Failure::Transient(why),
-                Service::Arm => Failure::Fatal(Error::failed(format!("{}: {why}", req.what))),
+            if req.service.is_local() {
+                Failure::Unreachable(why)
+            } else if may_retry {
+                Failure::Transient(why)
+            } else {
+                Failure::Fatal(Error::failed(format!("{}: {why}", req.what)))
             }
         }
         ureq::Error::Timeout(_) if may_retry => {
@@ -599,13 +670,12 @@ fn classify(req: &Request, e: ureq::Error) -> Failure {
             | K::AddrNotAvailable
             | K::NetworkDown => {
                 let why = format!("cannot connect to {service} at {}: {io}", origin_of(&req.url));
-                match req.service {
-                    Service::Identity => Failure::Unreachable(why),
-                    Service::Arm => Failure::Fatal(
-                        Error::failed(format!("{}: {why}", req.what)).with_hint(
-                            "check the network path to ARM (firewall, HTTPS_PROXY/NO_PROXY, --arm-endpoint)",
-                        ),
-                    ),
+                if req.service.is_local() {
+                    Failure::Unreachable(why)
+                } else {
+                    Failure::Fatal(Error::failed(format!("{}: {why}", req.what)).with_hint(
+                        "check the network path (firewall, HTTPS_PROXY/NO_PROXY, --arm-endpoint)",
+                    ))
                 }
             }
             K::ConnectionReset
@@ -640,6 +710,10 @@ fn classify(req: &Request, e: ureq::Error) -> Failure {
     }
 }
 
+fn remote_key(host: &str, https: bool) -> String {
+    format!("{}://{host}", if https { "https" } else { "http" })
+}
+
 /// `scheme://host:port` of a URL, for messages.
 fn origin_of(url: &str) -> &str {
     let after_scheme = url.find("://").map_or(0, |i| i + 3);
@@ -658,10 +732,14 @@ fn unreachable(req: &Request, why: &str, elapsed: Duration) -> Error {
             elapsed.as_secs_f64()
         ),
     )
-    .with_hint(
-        "is this an Azure VM? IMDS (169.254.169.254) answers only inside Azure, from the VM itself \
-         (a container may need the host network); ARMI_IMDS_ENDPOINT or --imds-endpoint overrides the address",
-    )
+    .with_hint(match req.service {
+        Service::Imds => {
+            "is this an Azure VM? IMDS (169.254.169.254) answers only inside Azure, from the VM itself \
+             (a container may need the host network); ARMI_IMDS_ENDPOINT or --imds-endpoint overrides the address"
+        }
+        _ => "the identity endpoint named by the environment does not answer: is its agent running? \
+              -v shows which source armi chose and why; --source overrides it",
+    })
 }
 
 /// Exponential backoff from 1 s, capped at 10 s, with ±25 % jitter so that many machines

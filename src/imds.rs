@@ -113,7 +113,7 @@ pub fn token(
     ));
     let requested_at = crate::token::now();
     let reply = http.send(&Request {
-        service: Service::Identity,
+        service: Service::Imds,
         method: "GET",
         url: endpoint.url("/metadata/identity/oauth2/token", &query),
         what: format!("get a token for {resource} from IMDS"),
@@ -137,7 +137,7 @@ pub fn token(
 /// Gets the instance metadata document.
 pub fn instance(http: &Http, endpoint: &Endpoint) -> Result<Value> {
     let reply = http.send(&Request {
-        service: Service::Identity,
+        service: Service::Imds,
         method: "GET",
         url: endpoint.url(
             "/metadata/instance",

@@ -10,6 +10,8 @@ mod garbage;
 mod http;
 mod imds;
 mod output;
+mod pinned;
+mod sources;
 mod token;
 
 use std::process::ExitCode;

@@ -1,0 +1,255 @@
+//! TLS pinned to one certificate, for Service Fabric's identity endpoint. Its certificate is
+//! self-signed and named by its thumbprint (`IDENTITY_SERVER_THUMBPRINT`), not by the web PKI,
+//! so the usual verification cannot apply: armi accepts exactly the certificate whose SHA-1 (or
+//! SHA-256) matches, and still checks that the server holds its key (the handshake signature).
+//!
+//! ureq has no hook for a custom verifier, so this is a small TLS connector for ureq's
+//! transport chain, in the shape of ureq's own rustls connector.
+
+use std::fmt;
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
+use ureq::Agent;
+use ureq::config::Config;
+use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, TcpConnector, Transport,
+    TransportAdapter,
+};
+
+/// A certificate thumbprint: SHA-1 (40 hex digits, what Service Fabric gives) or SHA-256 (64).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pin(Vec<u8>);
+
+impl Pin {
+    /// Parses hex, case-insensitive; colons and spaces between digits are allowed.
+    pub fn parse(text: &str) -> std::result::Result<Pin, String> {
+        let digits: String = text.chars().filter(|c| !matches!(c, ':' | ' ')).collect();
+        if !matches!(digits.len(), 40 | 64) || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(format!(
+                "'{}' is not a certificate thumbprint (40 or 64 hex digits)",
+                crate::imds::clean(text)
+            ));
+        }
+        let bytes = (0..digits.len())
+            .step_by(2)
+            .filter_map(|i| u8::from_str_radix(&digits[i..i + 2], 16).ok())
+            .collect();
+        Ok(Pin(bytes))
+    }
+
+    fn matches(&self, der: &[u8]) -> bool {
+        let algorithm = if self.0.len() == 20 {
+            &ring::digest::SHA1_FOR_LEGACY_USE_ONLY
+        } else {
+            &ring::digest::SHA256
+        };
+        let digest = ring::digest::digest(algorithm, der);
+        // Not secret, but there is no reason to leak timing either.
+        digest.as_ref().len() == self.0.len()
+            && digest
+                .as_ref()
+                .iter()
+                .zip(&self.0)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    }
+}
+
+/// An agent whose https connections trust only the pinned certificate.
+pub fn agent(config: Config, pin: Pin) -> Agent {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = PinnedVerifier {
+        pin,
+        algorithms: provider.signature_verification_algorithms,
+    };
+    let tls = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map(|b| {
+            b.dangerous()
+                .with_custom_certificate_verifier(Arc::new(verifier))
+                .with_no_client_auth()
+        });
+    let connector = TcpConnector::default().chain(PinnedTls {
+        config: tls.ok().map(Arc::new),
+    });
+    Agent::with_parts(config, connector, DefaultResolver::default())
+}
+
+#[derive(Debug)]
+struct PinnedVerifier {
+    pin: Pin,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for PinnedVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if self.pin.matches(end_entity.as_ref()) {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General(
+                "certificate does not match IDENTITY_SERVER_THUMBPRINT".into(),
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// The TLS step of the connector chain.
+struct PinnedTls {
+    config: Option<Arc<ClientConfig>>,
+}
+
+impl fmt::Debug for PinnedTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PinnedTls")
+    }
+}
+
+impl<In: Transport> Connector<In> for PinnedTls {
+    type Out = PinnedTransport;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<In>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        let Some(transport) = chained else {
+            return Ok(None);
+        };
+        if !details.needs_tls() {
+            // Pinning means nothing without TLS: plain http to this endpoint is refused.
+            return Err(ureq::Error::Tls("the pinned endpoint must be https"));
+        }
+        let config = self.config.clone().ok_or(ureq::Error::Tls(
+            "no TLS configuration for the pinned endpoint",
+        ))?;
+        let host = details
+            .uri
+            .host()
+            .ok_or(ureq::Error::Tls("no host to connect to"))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let name = ServerName::try_from(host).map_err(|_| ureq::Error::Tls("invalid host name"))?;
+        let mut conn = ClientConnection::new(config, name).map_err(ureq::Error::Rustls)?;
+        let mut sock = TransportAdapter::new(transport.boxed(), details.current_time.clone());
+        sock.set_timeout(details.timeout);
+        conn.complete_io(&mut sock)?;
+        let buffers = LazyBuffers::new(
+            details.config.input_buffer_size(),
+            details.config.output_buffer_size(),
+        );
+        Ok(Some(PinnedTransport {
+            buffers,
+            stream: StreamOwned { conn, sock },
+        }))
+    }
+}
+
+struct PinnedTransport {
+    buffers: LazyBuffers,
+    stream: StreamOwned<ClientConnection, TransportAdapter>,
+}
+
+impl fmt::Debug for PinnedTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PinnedTransport")
+    }
+}
+
+impl Transport for PinnedTransport {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        &mut self.buffers
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        self.stream.get_mut().set_timeout(timeout);
+        let output = &self.buffers.output()[..amount];
+        self.stream.write_all(output)?;
+        Ok(())
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.stream.get_mut().set_timeout(timeout);
+        let input = self.buffers.input_append_buf();
+        let amount = self.stream.read(input)?;
+        self.buffers.input_appended(amount);
+        Ok(amount > 0)
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.stream.get_mut().get_mut().is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thumbprints_parse_in_any_case_with_separators() {
+        let sha1 = "A9:99:3E:36:47:06:81:6A:BA:3E:25:71:78:50:C2:6C:9C:D0:D8:9D";
+        assert!(Pin::parse(sha1).is_ok());
+        assert!(Pin::parse(&sha1.to_lowercase().replace(':', "")).is_ok());
+        assert!(Pin::parse(&"ab".repeat(32)).is_ok());
+        for bad in [
+            "",
+            "abc",
+            &"zz".repeat(20),
+            &"ab".repeat(21),
+            "A9993E364706816ABA3E25717850C26C9CD0D89",
+        ] {
+            assert!(Pin::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_pin_matches_only_its_certificate() {
+        // SHA-1("abc") = a9993e36..., SHA-256("abc") = ba7816bf...
+        let sha1 = Pin::parse("a9993e364706816aba3e25717850c26c9cd0d89d").unwrap();
+        assert!(sha1.matches(b"abc"));
+        assert!(!sha1.matches(b"abd"));
+        let sha256 =
+            Pin::parse("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad").unwrap();
+        assert!(sha256.matches(b"abc"));
+        assert!(!sha256.matches(b""));
+    }
+}
