@@ -8,5 +8,6 @@ mod lists;
 mod rest;
 mod retries;
 mod security;
+mod sources;
 mod token;
 mod usage;

@@ -1,25 +1,33 @@
-//! The running emulator: all listeners of one scenario, their shared state, and the test CA on
-//! disk. Dropping it stops everything and removes its files.
+//! The running emulator: all listeners of one scenario, their shared state, and its files (the
+//! test CA, Arc's key files, workload identity's token files). Dropping it stops everything
+//! and removes its files.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::app_service;
 use crate::arm::Arm;
+use crate::azure_ml;
+use crate::cloud_shell;
 use crate::foreign::Foreign;
 use crate::ids::random_hex_upper;
 use crate::imds::Imds;
 use crate::links::Hosts;
+use crate::mi_hosts::{MiHosts, Sockets};
 use crate::proxy::{self, Targets};
 use crate::record::{Recorded, Service};
 use crate::scenario::Scenario;
-use crate::server::{Handler, Listener, reachable, serve_http, spawn_acceptor};
+use crate::server::{Handler, Listener, http_service, reachable, spawn_acceptor};
+use crate::service_fabric;
 use crate::state::Shared;
 use crate::tls;
 
-/// A running IMDS + ARM (+ foreign host and CONNECT proxy) for one scenario.
+/// A running IMDS + ARM (+ foreign host and CONNECT proxy, + the other managed-identity hosts
+/// the scenario switches on) for one scenario.
 pub struct Emulator {
     shared: Arc<Shared>,
     imds: Listener,
@@ -27,6 +35,7 @@ pub struct Emulator {
     arm_http: Listener,
     foreign: Listener,
     proxy: Listener,
+    mi: MiHosts,
     dir: PathBuf,
 }
 
@@ -54,13 +63,16 @@ impl Emulator {
         let arm_http_socket = TcpListener::bind("127.0.0.1:0")?;
         let foreign_socket = TcpListener::bind("127.0.0.1:0")?;
         let proxy_socket = TcpListener::bind("127.0.0.1:0")?;
+        let mi_sockets = Sockets::bind(&scenario)?;
+        let mut own = vec![
+            imds_socket.local_addr()?,
+            arm_tls_socket.local_addr()?,
+            arm_http_socket.local_addr()?,
+            foreign_socket.local_addr()?,
+        ];
+        own.extend(mi_sockets.addrs()?);
         let targets = Targets {
-            own: vec![
-                imds_socket.local_addr()?,
-                arm_tls_socket.local_addr()?,
-                arm_http_socket.local_addr()?,
-                foreign_socket.local_addr()?,
-            ],
+            own,
             arm_tls: arm_tls_socket.local_addr()?,
             arm_names: scenario.arm_hostnames.clone(),
         };
@@ -73,6 +85,7 @@ impl Emulator {
         let arm: Arc<dyn Handler> = Arc::new(Arm::new(Arc::clone(&shared)));
         let foreign: Arc<dyn Handler> = Arc::new(Foreign::new(Arc::clone(&shared)));
         let proxy_shared = Arc::clone(&shared);
+        let authority_tls = Arc::clone(&pki.server);
         Ok(Emulator {
             imds: http_service(imds_socket, &shared, "imds", imds, None)?,
             arm_tls: http_service(
@@ -87,6 +100,7 @@ impl Emulator {
             proxy: spawn_acceptor(proxy_socket, Arc::clone(&shared), "proxy", move |tcp| {
                 proxy::serve(tcp, targets.clone(), Arc::clone(&proxy_shared))
             })?,
+            mi: mi_sockets.serve(&shared, &dir, authority_tls)?,
             shared,
             dir,
         })
@@ -118,6 +132,122 @@ impl Emulator {
         url("http", self.proxy.addr)
     }
 
+    /// `http://127.0.0.1:PORT/metadata/identity/oauth2/token`: the Arc agent's token endpoint,
+    /// what `IDENTITY_ENDPOINT` holds on an Arc-enabled server. Panics unless `Scenario::arc`.
+    pub fn arc_url(&self) -> String {
+        format!("{}/metadata/identity/oauth2/token", self.arc_imds_url())
+    }
+
+    /// `http://127.0.0.1:PORT`: the Arc agent, what `IMDS_ENDPOINT` holds on an Arc-enabled
+    /// server. Panics unless `Scenario::arc`.
+    pub fn arc_imds_url(&self) -> String {
+        url("http", running(&self.mi.arc, "arc").addr)
+    }
+
+    /// Where the Arc agent writes its key files: the emulator's stand-in for
+    /// `/var/opt/azcmagent/tokens`, inside its temporary directory.
+    pub fn arc_key_dir(&self) -> PathBuf {
+        self.mi.arc_key_dir.clone()
+    }
+
+    /// `http://127.0.0.1:PORT/MSI/token`: App Service's `IDENTITY_ENDPOINT`. Panics unless
+    /// `Scenario::app_service`.
+    pub fn app_service_url(&self) -> String {
+        let listener = running(&self.mi.app_service, "app_service");
+        format!("{}{}", url("http", listener.addr), app_service::TOKEN_PATH)
+    }
+
+    /// App Service's `IDENTITY_HEADER`, to send as `X-IDENTITY-HEADER` (or `secret` with
+    /// api-version 2017-09-01).
+    pub fn app_service_secret(&self) -> String {
+        self.mi.app_service_secret.clone()
+    }
+
+    /// `http://127.0.0.1:PORT/oauth2/token`: Cloud Shell's `MSI_ENDPOINT`. Panics unless
+    /// `Scenario::cloud_shell`.
+    pub fn cloud_shell_url(&self) -> String {
+        let listener = running(&self.mi.cloud_shell, "cloud_shell");
+        format!("{}{}", url("http", listener.addr), cloud_shell::TOKEN_PATH)
+    }
+
+    /// `https://127.0.0.1:PORT/metadata/identity/oauth2/token`: Service Fabric's
+    /// `IDENTITY_ENDPOINT`, whose certificate is self-signed (see
+    /// [`Emulator::service_fabric_thumbprint`]). Panics unless `Scenario::service_fabric`.
+    pub fn service_fabric_url(&self) -> String {
+        let listener = running(&self.mi.service_fabric, "service_fabric");
+        format!(
+            "{}{}",
+            url("https", listener.addr),
+            service_fabric::TOKEN_PATH
+        )
+    }
+
+    /// Service Fabric's `IDENTITY_HEADER`, to send as `Secret`.
+    pub fn service_fabric_secret(&self) -> String {
+        self.mi.service_fabric_secret.clone()
+    }
+
+    /// Service Fabric's `IDENTITY_SERVER_THUMBPRINT`: the upper-case hex SHA-1 of the DER of
+    /// the certificate its token service presents.
+    pub fn service_fabric_thumbprint(&self) -> String {
+        self.mi.service_fabric_thumbprint.clone()
+    }
+
+    /// `http://127.0.0.1:PORT/MSI/token`: Azure ML's `MSI_ENDPOINT`. Panics unless
+    /// `Scenario::azure_ml`.
+    pub fn azure_ml_url(&self) -> String {
+        let listener = running(&self.mi.azure_ml, "azure_ml");
+        format!("{}{}", url("http", listener.addr), azure_ml::TOKEN_PATH)
+    }
+
+    /// Azure ML's `MSI_SECRET`, to send as `secret`.
+    pub fn azure_ml_secret(&self) -> String {
+        self.mi.azure_ml_secret.clone()
+    }
+
+    /// `https://127.0.0.1:PORT/`: `AZURE_AUTHORITY_HOST` for workload identity, Entra ID's
+    /// token endpoint over TLS with a certificate from [`Emulator::ca_file`]'s CA. Panics
+    /// unless `Scenario::workload`.
+    pub fn authority_url(&self) -> String {
+        format!(
+            "{}/",
+            url("https", running(&self.mi.authority, "workload").addr)
+        )
+    }
+
+    /// Writes a projected service-account token, as the kubelet does for workload identity
+    /// (`iss` the cluster's OIDC issuer, `sub` `system:serviceaccount:default:armi`, `aud`
+    /// `api://AzureADTokenExchange`), valid for an hour from now or expired an hour ago, to a
+    /// new file in the emulator's directory, and returns its path. Entra ID accepts only
+    /// tokens written here as client assertions. Panics if the file cannot be written.
+    pub fn write_federated_token(&self, expired: bool) -> PathBuf {
+        static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+        let token = self.shared.federation.mint(&self.shared.scenario, expired);
+        let name = format!(
+            "azure-identity-token-{}",
+            SEQUENCE.fetch_add(1, Ordering::SeqCst)
+        );
+        let path = self.dir.join(name);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut file| std::io::Write::write_all(&mut file, token.as_bytes()))
+            .expect("writing the federated token file");
+        path
+    }
+
+    /// `AZURE_CLIENT_ID` for workload identity: the client id of `Scenario::workload_identity`.
+    pub fn workload_client_id(&self) -> String {
+        self.shared.scenario.workload_identity.client_id.clone()
+    }
+
+    /// `AZURE_TENANT_ID` for workload identity: the scenario's tenant.
+    pub fn workload_tenant_id(&self) -> String {
+        self.shared.scenario.tenant_id.clone()
+    }
+
     /// PEM of the test CA that signed ARM's certificate.
     pub fn ca_file(&self) -> PathBuf {
         self.dir.join("ca.pem")
@@ -132,7 +262,7 @@ impl Emulator {
         self.shared.journal.count(service)
     }
 
-    /// Every `access_token` IMDS handed out, oldest first.
+    /// Every `access_token` IMDS and the other identity hosts handed out, oldest first.
     pub fn issued_tokens(&self) -> Vec<String> {
         self.shared.tokens.all()
     }
@@ -156,29 +286,21 @@ impl Drop for Emulator {
             &mut self.arm_http,
             &mut self.foreign,
             &mut self.proxy,
-        ] {
+        ]
+        .into_iter()
+        .chain(self.mi.listeners())
+        {
             listener.join();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
-fn http_service(
-    socket: TcpListener,
-    shared: &Arc<Shared>,
-    name: &str,
-    handler: Arc<dyn Handler>,
-    tls: Option<Arc<rustls::ServerConfig>>,
-) -> io::Result<Listener> {
-    let connection_shared = Arc::clone(shared);
-    spawn_acceptor(socket, Arc::clone(shared), name, move |tcp| {
-        serve_http(
-            tcp,
-            tls.clone(),
-            Arc::clone(&handler),
-            Arc::clone(&connection_shared),
-        )
-    })
+/// The listener of a host the scenario must have switched on.
+fn running<'a>(listener: &'a Option<Listener>, switch: &str) -> &'a Listener {
+    listener
+        .as_ref()
+        .unwrap_or_else(|| panic!("Scenario::{switch} is off, so that host is not running"))
 }
 
 fn url(scheme: &str, addr: SocketAddr) -> String {

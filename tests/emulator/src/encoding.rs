@@ -191,6 +191,21 @@ pub fn dotnet_time(epoch: u64) -> String {
     )
 }
 
+/// App Service's old (2017-09-01) `expires_on`, as its Linux hosts write it:
+/// `05/22/2021 17:14:33 +00:00` (samples/mi-hosts, recorded).
+pub fn app_service_time(epoch: u64) -> String {
+    let c = civil(epoch);
+    format!(
+        "{:02}/{:02}/{} {:02}:{:02}:{:02} +00:00",
+        c.month, c.day, c.year, c.hour, c.minute, c.second
+    )
+}
+
+/// Entra ID's error timestamps: `2016-01-09 02:02:12Z`.
+pub fn entra_time(epoch: u64) -> String {
+    rfc3339(epoch).replace('T', " ")
+}
+
 /// Compact ISO 8601 as in `x-ms-routing-request-id`: `20250610T070141Z`.
 pub fn routing_time(epoch: u64) -> String {
     let c = civil(epoch);
@@ -259,5 +274,7 @@ mod tests {
         assert_eq!(routing_time(epoch), "20260615T082251Z");
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(dotnet_time(epoch + 6 * 3600), "6/15/2026 2:22:51 PM");
+        assert_eq!(app_service_time(epoch), "06/15/2026 08:22:51 +00:00");
+        assert_eq!(entra_time(epoch), "2026-06-15 08:22:51Z");
     }
 }

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 
 use crate::encoding::epoch_now;
 use crate::http::{Request, Response};
+use crate::identities::{self, Selector};
 use crate::instance::{self, Answer};
 use crate::record::Service;
 use crate::scenario::{Route, Scenario};
@@ -248,20 +249,8 @@ fn choose_identity(scenario: &Scenario, request: &Request) -> Result<Identity, F
         .iter()
         .filter_map(|key| request.query(key).map(|value| (*key, value)))
         .collect();
-    let system = scenario.system_identity.then(|| Identity {
-        object_id: scenario.system_object_id(),
-        client_id: scenario.system_client_id(),
-        resource_id: scenario.vm_resource_id(),
-    });
-    let users: Vec<Identity> = scenario
-        .user_identities
-        .iter()
-        .map(|u| Identity {
-            object_id: u.object_id.clone(),
-            client_id: u.client_id.clone(),
-            resource_id: scenario.user_resource_id(u),
-        })
-        .collect();
+    let system = identities::system(scenario);
+    let users = identities::users(scenario);
     let not_found = || fail(400, "invalid_request", "Identity not found");
     match selectors.as_slice() {
         [] => match (system, users.len()) {
@@ -274,20 +263,14 @@ fn choose_identity(scenario: &Scenario, request: &Request) -> Result<Identity, F
                 "Multiple user assigned identities exist, please specify the clientId / resourceId of the identity in the token request",
             )),
         },
-        [(key, value)] => system
-            .into_iter()
-            .filter(|_| *key != "msi_res_id")
-            .chain(users)
-            .find(|identity| {
-                let candidate = match *key {
-                    "client_id" => &identity.client_id,
-                    "object_id" => &identity.object_id,
-                    _ => &identity.resource_id,
-                };
-                // GUIDs and ARM ids are case-insensitive.
-                candidate.eq_ignore_ascii_case(value)
-            })
-            .ok_or_else(not_found),
+        [(key, value)] => {
+            let selector = match *key {
+                "client_id" => Selector::Client,
+                "object_id" => Selector::Object,
+                _ => Selector::Resource,
+            };
+            identities::find(scenario, selector, value).ok_or_else(not_found)
+        }
         _ => Err(fail(
             400,
             "invalid_request",
@@ -343,7 +326,7 @@ impl Handler for Imds {
             Route::ImdsToken => request.path() == TOKEN_PATH,
             Route::ImdsInstance => matches!(Endpoint::of(request.path()), Endpoint::Instance(_)),
             Route::AnyImds => true,
-            Route::Arm => false,
+            _ => false,
         }
     }
 

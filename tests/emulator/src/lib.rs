@@ -3,6 +3,11 @@
 //! injection, plus a CONNECT proxy and a "foreign" host that tests assert armi never uses (or
 //! that acts as a Key Vault, for tokens of another audience).
 //!
+//! The other managed-identity hosts run when the scenario switches them on (protocol.md §5):
+//! the Azure Arc agent with its key-file challenge, App Service, Cloud Shell, Service Fabric
+//! (TLS pinned by thumbprint), Azure ML, and Entra ID exchanging AKS workload identity's
+//! federated tokens. Their tokens are minted like IMDS's, so ARM takes them.
+//!
 //! ARM keeps resource groups and resources in memory: lists come in pages with absolute
 //! `nextLink`s, writes need a writer's grant, and writes complete at once or as long-running
 //! operations (`Lro`) followed through `Azure-AsyncOperation` or `Location`.
@@ -17,24 +22,34 @@
 //! ```
 
 mod address;
+mod app_service;
+mod arc;
 mod arm;
+mod azure_ml;
 mod catalog;
 mod cloud;
+mod cloud_shell;
 mod emulator;
 mod encoding;
+mod entra;
 mod faults;
+mod federation;
 mod foreign;
 mod http;
+mod identities;
 mod ids;
 mod imds;
 mod instance;
 mod links;
+mod mi_hosts;
 mod operations;
 mod paging;
 mod proxy;
 mod record;
 mod scenario;
 mod server;
+mod service_fabric;
+mod sha1;
 mod state;
 mod store;
 mod tls;
@@ -44,7 +59,8 @@ mod vault;
 pub use emulator::Emulator;
 pub use record::{Recorded, Service};
 pub use scenario::{
-    Action, Fault, Grant, Limit, LinkHost, Lro, Outcome, Role, Route, Scenario, UserIdentity,
+    Action, Arc, ArcRealm, CloudShellUser, Fault, Grant, Limit, LinkHost, Lro, Outcome, Role,
+    Route, Scenario, UserIdentity,
 };
 
 /// Maps an IMDS `azEnvironment` name to the `arm_cloud` it implies (case-insensitive).

@@ -1,15 +1,18 @@
 //! `armi-emulator`: runs the IMDS + ARM emulator as a process, for `make demo`, the benchmark
-//! and tests that run armi where the emulator must sit at IMDS's real address.
+//! and tests that run armi where the emulator must sit at IMDS's real address, or on one of
+//! the other managed-identity hosts (Arc, App Service, Cloud Shell, Service Fabric, Azure ML,
+//! AKS workload identity), with the environment that host gives its processes.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use armi_emulator::{Emulator, Grant, Lro, Outcome, Scenario, UserIdentity, arm_cloud_for};
+use armi_emulator::{Arc, Emulator, Grant, Lro, Outcome, Scenario, UserIdentity, arm_cloud_for};
 
 const HELP: &str = "\
-armi-emulator: Azure IMDS and ARM as armi's tests see them, on loopback by default
+armi-emulator: Azure IMDS and ARM (and the other managed-identity hosts) as armi's tests
+see them, on loopback by default
 
 USAGE:
     armi-emulator [OPTIONS]
@@ -35,9 +38,26 @@ OPTIONS:
                               Location only, or at once (default none)
     --lro-polls N             times a long-running operation is still in progress
                               when polled, before it succeeds (default 2)
-    --env-file PATH           once listening, write ARMI_IMDS_ENDPOINT, ARMI_ARM_ENDPOINT
-                              and SSL_CERT_FILE (the CA, copied to PATH.ca.pem) to PATH,
-                              atomically; both files are removed on exit
+
+  Other managed-identity hosts (each adds the variables that host sets):
+    --arc                     Azure Arc agent: IDENTITY_ENDPOINT, IMDS_ENDPOINT, and
+                              ARMI_ARC_TOKEN_DIR (its stand-in for /var/opt/azcmagent/tokens)
+    --app-service             App Service / Functions: IDENTITY_ENDPOINT, IDENTITY_HEADER
+    --cloud-shell             Cloud Shell: MSI_ENDPOINT, AZUREPS_HOST_ENVIRONMENT
+    --service-fabric          Service Fabric: IDENTITY_ENDPOINT (HTTPS, self-signed),
+                              IDENTITY_HEADER, IDENTITY_SERVER_THUMBPRINT,
+                              IDENTITY_API_VERSION
+    --azure-ml                Azure ML: MSI_ENDPOINT, MSI_SECRET,
+                              DEFAULT_IDENTITY_CLIENT_ID
+    --workload                AKS workload identity: AZURE_FEDERATED_TOKEN_FILE (rewritten
+                              before it expires), AZURE_CLIENT_ID, AZURE_TENANT_ID,
+                              AZURE_AUTHORITY_HOST (Entra ID over TLS, same CA as ARM)
+                              At most one of --arc, --app-service, --service-fabric, and
+                              one of --cloud-shell, --azure-ml: they share variables.
+
+    --env-file PATH           once listening, write ARMI_IMDS_ENDPOINT, ARMI_ARM_ENDPOINT,
+                              SSL_CERT_FILE (the CA, copied to PATH.ca.pem) and the hosts'
+                              variables to PATH, atomically; both files are removed on exit
     --exit-on-stdin-eof       also stop when standard input reaches end of file
     --log                     one line per request on stderr
     -h, --help                this text
@@ -65,6 +85,12 @@ struct Options {
     extra_groups: usize,
     lro: Option<String>,
     lro_polls: Option<u32>,
+    arc: bool,
+    app_service: bool,
+    cloud_shell: bool,
+    service_fabric: bool,
+    azure_ml: bool,
+    workload: bool,
     env_file: Option<PathBuf>,
     exit_on_stdin_eof: bool,
     log: bool,
@@ -122,13 +148,47 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
             "--extra-groups" => options.extra_groups = number(&flag, &value()?)?,
             "--lro" => options.lro = Some(lro_kind(&value()?)?),
             "--lro-polls" => options.lro_polls = Some(number(&flag, &value()?)?),
+            "--arc" => options.arc = true,
+            "--app-service" => options.app_service = true,
+            "--cloud-shell" => options.cloud_shell = true,
+            "--service-fabric" => options.service_fabric = true,
+            "--azure-ml" => options.azure_ml = true,
+            "--workload" => options.workload = true,
             "--exit-on-stdin-eof" => options.exit_on_stdin_eof = true,
             "--log" => options.log = true,
             "-h" | "--help" => options.help = true,
             _ => return Err(format!("unknown argument '{arg}'")),
         }
     }
+    check_hosts(&options)?;
     Ok(options)
+}
+
+/// Refuses hosts whose variables would overwrite each other's: a real machine is one of them.
+fn check_hosts(options: &Options) -> Result<(), String> {
+    let identity_endpoint = [
+        ("--arc", options.arc),
+        ("--app-service", options.app_service),
+        ("--service-fabric", options.service_fabric),
+    ];
+    let msi_endpoint = [
+        ("--cloud-shell", options.cloud_shell),
+        ("--azure-ml", options.azure_ml),
+    ];
+    for group in [&identity_endpoint[..], &msi_endpoint[..]] {
+        let on: Vec<&str> = group
+            .iter()
+            .filter(|(_, on)| *on)
+            .map(|(f, _)| *f)
+            .collect();
+        if on.len() > 1 {
+            return Err(format!(
+                "{} set the same variables; choose one",
+                on.join(" and ")
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn user_identity(spec: &str) -> Result<UserIdentity, String> {
@@ -208,6 +268,12 @@ fn scenario(options: &Options) -> Scenario {
         },
         _ => Lro::None,
     };
+    scenario.arc = options.arc.then(Arc::default);
+    scenario.app_service = options.app_service;
+    scenario.cloud_shell = options.cloud_shell;
+    scenario.service_fabric = options.service_fabric;
+    scenario.azure_ml = options.azure_ml;
+    scenario.workload = options.workload;
     scenario
 }
 
@@ -216,22 +282,34 @@ fn run(options: Options) -> Result<(), String> {
         Emulator::try_start(scenario(&options)).map_err(|e| format!("cannot start: {e}"))?;
     emulator.set_log(options.log);
     signals::install();
+    // The projected token lives at one path that the kubelet rewrites before it expires.
+    let token_file = options
+        .workload
+        .then(|| emulator.write_federated_token(false));
     let written = match &options.env_file {
-        Some(path) => Some(write_env_file(&emulator, path)?),
+        Some(path) => Some(write_env_file(&emulator, path, token_file.as_deref())?),
         None => None,
     };
     let ca = written
         .as_ref()
         .map_or_else(|| emulator.ca_file(), |w| w.ca.clone());
-    println!("{}", env_lines(&emulator, &ca));
+    println!("{}", env_lines(&emulator, &ca, token_file.as_deref()));
     if options.exit_on_stdin_eof {
         std::thread::spawn(|| {
             let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
             signals::STOP.store(true, Ordering::SeqCst);
         });
     }
+    let mut refreshed = Instant::now();
     while !signals::STOP.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(100));
+        if let Some(path) = &token_file
+            && refreshed.elapsed() >= TOKEN_REFRESH
+        {
+            let fresh = emulator.write_federated_token(false);
+            std::fs::rename(&fresh, path).map_err(|e| format!("refreshing the token: {e}"))?;
+            refreshed = Instant::now();
+        }
     }
     if let Some(written) = written {
         let _ = std::fs::remove_file(&written.env);
@@ -241,13 +319,65 @@ fn run(options: Options) -> Result<(), String> {
     Ok(())
 }
 
-fn env_lines(emulator: &Emulator, ca: &Path) -> String {
-    format!(
-        "ARMI_IMDS_ENDPOINT={}\nARMI_ARM_ENDPOINT={}\nSSL_CERT_FILE={}",
-        emulator.imds_url(),
-        emulator.arm_url(),
-        ca.display()
-    )
+/// The kubelet renews a projected token at 80 % of its hour.
+const TOKEN_REFRESH: Duration = Duration::from_secs(48 * 60);
+
+fn env_lines(emulator: &Emulator, ca: &Path, token_file: Option<&Path>) -> String {
+    let mut vars = vec![
+        ("ARMI_IMDS_ENDPOINT", emulator.imds_url()),
+        ("ARMI_ARM_ENDPOINT", emulator.arm_url()),
+        ("SSL_CERT_FILE", ca.display().to_string()),
+    ];
+    vars.extend(host_vars(emulator, token_file));
+    vars.iter()
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// What each switched-on host puts in its processes' environment (protocol.md §5).
+fn host_vars(emulator: &Emulator, token_file: Option<&Path>) -> Vec<(&'static str, String)> {
+    let scenario = emulator.scenario();
+    let mut vars = Vec::new();
+    if scenario.arc.is_some() {
+        vars.push(("IDENTITY_ENDPOINT", emulator.arc_url()));
+        vars.push(("IMDS_ENDPOINT", emulator.arc_imds_url()));
+        let key_dir = emulator.arc_key_dir().display().to_string();
+        vars.push(("ARMI_ARC_TOKEN_DIR", key_dir));
+    }
+    if scenario.app_service {
+        vars.push(("IDENTITY_ENDPOINT", emulator.app_service_url()));
+        vars.push(("IDENTITY_HEADER", emulator.app_service_secret()));
+    }
+    if scenario.service_fabric {
+        vars.push(("IDENTITY_ENDPOINT", emulator.service_fabric_url()));
+        vars.push(("IDENTITY_HEADER", emulator.service_fabric_secret()));
+        vars.push((
+            "IDENTITY_SERVER_THUMBPRINT",
+            emulator.service_fabric_thumbprint(),
+        ));
+        vars.push(("IDENTITY_API_VERSION", "2019-07-01-preview".into()));
+    }
+    if scenario.cloud_shell {
+        vars.push(("MSI_ENDPOINT", emulator.cloud_shell_url()));
+        vars.push(("AZUREPS_HOST_ENVIRONMENT", "cloud-shell/1.0".into()));
+    }
+    if scenario.azure_ml {
+        vars.push(("MSI_ENDPOINT", emulator.azure_ml_url()));
+        vars.push(("MSI_SECRET", emulator.azure_ml_secret()));
+        // The platform names the compute's own identity (MSAL JS#7609).
+        vars.push(("DEFAULT_IDENTITY_CLIENT_ID", scenario.system_client_id()));
+    }
+    if let Some(token_file) = token_file {
+        vars.push((
+            "AZURE_FEDERATED_TOKEN_FILE",
+            token_file.display().to_string(),
+        ));
+        vars.push(("AZURE_CLIENT_ID", emulator.workload_client_id()));
+        vars.push(("AZURE_TENANT_ID", emulator.workload_tenant_id()));
+        vars.push(("AZURE_AUTHORITY_HOST", emulator.authority_url()));
+    }
+    vars
 }
 
 struct Written {
@@ -257,7 +387,11 @@ struct Written {
 
 /// Writes the CA copy, then the env file, each under a temporary name renamed into place, so a
 /// reader polling for the env file finds it whole and finds the CA it names.
-fn write_env_file(emulator: &Emulator, path: &Path) -> Result<Written, String> {
+fn write_env_file(
+    emulator: &Emulator,
+    path: &Path,
+    token_file: Option<&Path>,
+) -> Result<Written, String> {
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
@@ -274,7 +408,8 @@ fn write_env_file(emulator: &Emulator, path: &Path) -> Result<Written, String> {
     let ca = dir.join(format!("{name}.ca.pem"));
     let pem = std::fs::read(emulator.ca_file()).map_err(|e| format!("reading the CA: {e}"))?;
     write_atomically(&ca, &pem)?;
-    write_atomically(&env, format!("{}\n", env_lines(emulator, &ca)).as_bytes())?;
+    let lines = env_lines(emulator, &ca, token_file);
+    write_atomically(&env, format!("{lines}\n").as_bytes())?;
     Ok(Written { env, ca })
 }
 
@@ -366,6 +501,44 @@ mod tests {
         assert!(matches!(scenario.lro, Lro::Location { polls: 3, .. }));
         assert!(parse(args(&["--lro", "sometimes"])).is_err());
         assert!(parse(args(&["--page-size", "many"])).is_err());
+    }
+
+    #[test]
+    fn host_flags_switch_hosts_on_and_refuse_shared_variables() {
+        let options = parse(args(&["--arc", "--cloud-shell", "--workload"])).expect("valid");
+        let scenario = scenario(&options);
+        assert!(scenario.arc.is_some() && scenario.cloud_shell && scenario.workload);
+        assert!(!scenario.app_service && !scenario.service_fabric && !scenario.azure_ml);
+        assert!(parse(args(&["--arc", "--app-service"])).is_err());
+        assert!(parse(args(&["--app-service", "--service-fabric"])).is_err());
+        assert!(parse(args(&["--cloud-shell", "--azure-ml"])).is_err());
+        assert!(parse(args(&["--service-fabric", "--azure-ml", "--workload"])).is_ok());
+    }
+
+    #[test]
+    fn the_env_names_what_each_host_sets() {
+        let options =
+            parse(args(&["--service-fabric", "--azure-ml", "--workload"])).expect("valid");
+        let emulator = Emulator::start(scenario(&options));
+        let token_file = emulator.write_federated_token(false);
+        let lines = env_lines(&emulator, Path::new("/ca.pem"), Some(&token_file));
+        for name in [
+            "ARMI_IMDS_ENDPOINT=http://127.0.0.1:",
+            "IDENTITY_ENDPOINT=https://127.0.0.1:",
+            "IDENTITY_HEADER=",
+            "IDENTITY_SERVER_THUMBPRINT=",
+            "MSI_ENDPOINT=http://127.0.0.1:",
+            "MSI_SECRET=",
+            "AZURE_FEDERATED_TOKEN_FILE=/",
+            "AZURE_CLIENT_ID=",
+            "AZURE_TENANT_ID=",
+            "AZURE_AUTHORITY_HOST=https://127.0.0.1:",
+        ] {
+            assert!(
+                lines.lines().any(|line| line.starts_with(name)),
+                "{name} missing in {lines}"
+            );
+        }
     }
 
     #[test]

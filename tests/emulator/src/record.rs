@@ -12,6 +12,14 @@ pub enum Service {
     Arm,
     Foreign,
     Proxy,
+    /// The Azure Arc agent (himds).
+    Arc,
+    AppService,
+    CloudShell,
+    ServiceFabric,
+    AzureMl,
+    /// Entra ID's token endpoint, for workload identity.
+    Authority,
 }
 
 /// One request as it arrived.

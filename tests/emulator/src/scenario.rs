@@ -1,6 +1,8 @@
 //! The world the emulator pretends to be: one VM, its identities, the resource groups of its
 //! subscription and what is in them, who may read and write what, how ARM pages and runs
-//! long operations, and the faults to inject.
+//! long operations, the other managed-identity hosts the machine may sit on instead of a VM
+//! (Arc, App Service, Cloud Shell, Service Fabric, Azure ML, AKS workload identity), and the
+//! faults to inject.
 
 use std::time::Duration;
 
@@ -61,6 +63,63 @@ pub struct Scenario {
     /// The foreign host also acts as a Key Vault whose audience is its own URL: it answers
     /// `GET /secrets/{name}` to tokens this emulator's IMDS issued for that audience.
     pub vault: bool,
+    /// An Azure Arc agent (himds) with its challenge and key files; `None` runs none.
+    pub arc: Option<Arc>,
+    /// An App Service / Functions identity endpoint (`IDENTITY_ENDPOINT`, `IDENTITY_HEADER`).
+    pub app_service: bool,
+    /// Cloud Shell's token endpoint (`MSI_ENDPOINT`), handing out the signed-in user's tokens.
+    pub cloud_shell: bool,
+    /// Service Fabric's managed identity token service, over TLS with a self-signed
+    /// certificate known by its thumbprint.
+    pub service_fabric: bool,
+    /// Service Fabric answers `expires_on` as a JSON string instead of the documented number
+    /// (MSAL Python notes the Azure SDK team's test saw a string).
+    pub service_fabric_expires_on_string: bool,
+    /// Azure Machine Learning's identity endpoint (`MSI_ENDPOINT`, `MSI_SECRET`).
+    pub azure_ml: bool,
+    /// An Entra ID token endpoint (`AZURE_AUTHORITY_HOST`) that exchanges the federated
+    /// service-account tokens of `Emulator::write_federated_token` for access tokens, as AKS
+    /// workload identity does.
+    pub workload: bool,
+    /// The identity workload identity signs in as: a user-assigned identity with a federated
+    /// credential for the service account, not attached to the VM.
+    pub workload_identity: UserIdentity,
+    /// Who is signed in to Cloud Shell; its tokens are this user's.
+    pub cloud_shell_user: CloudShellUser,
+}
+
+/// An Azure Arc-enabled server's agent: how its 401 challenge names the key file.
+#[derive(Clone, Debug, Default)]
+pub struct Arc {
+    pub realm: ArcRealm,
+}
+
+/// What the agent's `WWW-Authenticate` challenge says, and what it leaves on disk.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ArcRealm {
+    /// `Basic realm=<path>` of a fresh `<random>.key` in the key directory, as the real agent
+    /// writes one per challenge.
+    #[default]
+    Good,
+    /// The realm names a `.key` file in another directory.
+    OutsideDir,
+    /// The realm names a file in the key directory ending in `.txt`.
+    WrongExtension,
+    /// The realm names a `.key` file in the key directory of 4097 bytes.
+    Oversized,
+    /// The realm names a `.key` symlink in the key directory to a file outside it.
+    Symlink,
+    /// 401 without a `WWW-Authenticate` header.
+    Missing,
+    /// `WWW-Authenticate: Bearer realm=<path>` instead of Basic.
+    NotBasic,
+}
+
+/// A person signed in to Cloud Shell.
+#[derive(Clone, Debug)]
+pub struct CloudShellUser {
+    pub upn: String,
+    pub object_id: String,
 }
 
 /// Which host a URL that ARM hands out (a `nextLink`, a polling URL) names.
@@ -146,6 +205,18 @@ pub enum Route {
     AnyImds,
     /// every ARM request, on the TLS and the plain port alike
     Arm,
+    /// every request to the Arc agent (`Scenario::arc`)
+    Arc,
+    /// every request to the App Service identity endpoint
+    AppService,
+    /// every request to Cloud Shell's token endpoint
+    CloudShell,
+    /// every request to Service Fabric's token service
+    ServiceFabric,
+    /// every request to Azure ML's identity endpoint
+    AzureMl,
+    /// every request to the Entra ID token endpoint of workload identity
+    Authority,
 }
 
 #[derive(Clone, Debug)]
@@ -212,11 +283,30 @@ impl Default for Scenario {
             lro: Lro::None,
             lro_retry_after: Some("1".into()),
             vault: false,
+            arc: None,
+            app_service: false,
+            cloud_shell: false,
+            service_fabric: false,
+            service_fabric_expires_on_string: false,
+            azure_ml: false,
+            workload: false,
+            workload_identity: UserIdentity::new(
+                "id-armi-workload",
+                &stable_guid("workload-appid"),
+                &stable_guid("workload-oid"),
+            ),
+            cloud_shell_user: CloudShellUser {
+                upn: "armi.user@armidemo.onmicrosoft.com".into(),
+                object_id: stable_guid("cloud-shell-user-oid"),
+            },
         };
-        scenario.grants = vec![Grant::new(
-            &scenario.system_object_id(),
-            &scenario.group_scope(&scenario.resource_group),
-        )];
+        // The system identity's grant comes first: tests change `grants[0]` to move it.
+        let own_group = scenario.group_scope(&scenario.resource_group);
+        scenario.grants = vec![
+            Grant::new(&scenario.system_object_id(), &own_group),
+            Grant::new(&scenario.workload_identity.object_id, &own_group),
+            Grant::new(&scenario.cloud_shell_user.object_id, &own_group),
+        ];
         scenario
     }
 }

@@ -65,6 +65,25 @@ pub fn reachable(addr: SocketAddr) -> SocketAddr {
     }
 }
 
+/// Serves `handler` over HTTP (TLS with `tls`) on every connection `socket` accepts.
+pub fn http_service(
+    socket: TcpListener,
+    shared: &Arc<Shared>,
+    name: &str,
+    handler: Arc<dyn Handler>,
+    tls: Option<Arc<ServerConfig>>,
+) -> io::Result<Listener> {
+    let connection_shared = Arc::clone(shared);
+    spawn_acceptor(socket, Arc::clone(shared), name, move |tcp| {
+        serve_http(
+            tcp,
+            tls.clone(),
+            Arc::clone(&handler),
+            Arc::clone(&connection_shared),
+        )
+    })
+}
+
 /// Accepts connections on `listener`, each served by `serve` on its own thread.
 pub fn spawn_acceptor(
     listener: TcpListener,

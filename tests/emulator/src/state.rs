@@ -5,6 +5,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::faults::FaultBook;
+use crate::federation::Federation;
 use crate::links::Hosts;
 use crate::operations::Operations;
 use crate::record::Journal;
@@ -20,6 +21,8 @@ pub struct Shared {
     pub journal: Journal,
     pub faults: FaultBook,
     pub tokens: TokenBook,
+    /// The service-account tokens written for workload identity, which Entra ID accepts.
+    pub federation: Federation,
     /// Where the listeners are, for the links ARM hands out.
     pub hosts: Hosts,
     world: Mutex<World>,
@@ -45,6 +48,7 @@ impl Shared {
             scenario,
             journal: Journal::default(),
             tokens: TokenBook::default(),
+            federation: Federation::default(),
             stopping: AtomicBool::new(false),
             log: AtomicBool::new(false),
         }

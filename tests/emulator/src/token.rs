@@ -1,9 +1,10 @@
-//! Access tokens: IMDS mints them, ARM checks them. A token is valid for ARM only if this
-//! emulator issued it, so tokens are remembered with their claims instead of being signed.
+//! Access tokens: IMDS and the other identity hosts mint them, ARM checks them. A token is
+//! valid for ARM only if this emulator issued it, so tokens are remembered with their claims
+//! instead of being signed.
 
 use std::sync::Mutex;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::encoding::{base64url, epoch_now};
 use crate::ids::{random_below, random_bytes};
@@ -15,6 +16,21 @@ pub struct Identity {
     pub client_id: String,
     /// `xms_mirid`: the VM's id for the system identity, the identity's own id for a user one.
     pub resource_id: String,
+}
+
+/// One token to mint: for whom, for what, and how the host came by it.
+pub struct Order<'a> {
+    pub tenant: &'a str,
+    pub identity: &'a Identity,
+    /// The audience, byte for byte as requested.
+    pub resource: &'a str,
+    pub lifetime: u64,
+    /// Handed out from the host's cache, as managed-identity hosts do: issued a while ago, so
+    /// `expires_in` is a little below `lifetime`. Entra ID answers with a fresh one.
+    pub cached: bool,
+    /// The signed-in user's UPN for a delegated user token (Cloud Shell); `None` for the
+    /// application token of a managed or workload identity.
+    pub upn: Option<&'a str>,
 }
 
 /// What ARM needs to know about a token it is shown.
@@ -45,33 +61,32 @@ pub struct TokenBook {
 }
 
 impl TokenBook {
-    /// Mints a token for `identity` with audience `resource` (byte for byte as requested).
+    /// Mints a managed identity's token for `identity` with audience `resource` (byte for byte
+    /// as requested), as IMDS hands it out of its cache.
     pub fn mint(&self, tenant: &str, identity: &Identity, resource: &str, lifetime: u64) -> Minted {
+        self.issue(&Order {
+            tenant,
+            identity,
+            resource,
+            lifetime,
+            cached: true,
+            upn: None,
+        })
+    }
+
+    /// Mints the token `order` describes and remembers it for ARM.
+    pub fn issue(&self, order: &Order) -> Minted {
+        let (identity, resource, lifetime) = (order.identity, order.resource, order.lifetime);
         let now = epoch_now();
-        // IMDS hands out cached tokens, so `expires_in` is a little below the full lifetime.
-        let age = random_below(lifetime.min(3000) / 10 + 1);
+        let age = if order.cached {
+            random_below(lifetime.min(3000) / 10 + 1)
+        } else {
+            0
+        };
         let issued = now - age;
         let nbf = issued.saturating_sub(CLOCK_SKEW_SECS);
         let exp = issued + lifetime;
-        let claims = json!({
-            "aud": resource,
-            "iss": format!("https://sts.windows.net/{tenant}/"),
-            "iat": nbf,
-            "nbf": nbf,
-            "exp": exp,
-            "aio": random_segment(48),
-            "appid": identity.client_id,
-            "appidacr": "2",
-            "idp": format!("https://sts.windows.net/{tenant}/"),
-            "idtyp": "app",
-            "oid": identity.object_id,
-            "rh": random_segment(36),
-            "sub": identity.object_id,
-            "tid": tenant,
-            "uti": random_segment(16),
-            "ver": "1.0",
-            "xms_mirid": identity.resource_id,
-        });
+        let claims = claims(order, nbf, exp);
         let header = json!({"typ": "JWT", "alg": "RS256"});
         let access_token = format!(
             "{}.{}.{}",
@@ -110,6 +125,62 @@ impl TokenBook {
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(String, Claims)>> {
         self.issued.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// A v1 access token's claims, as Entra ID writes them for an application (managed or
+/// workload identity) or for a signed-in user.
+fn claims(order: &Order, nbf: u64, exp: u64) -> Value {
+    let (tenant, identity) = (order.tenant, order.identity);
+    let mut claims = json!({
+        "aud": order.resource,
+        "iss": format!("https://sts.windows.net/{tenant}/"),
+        "iat": nbf,
+        "nbf": nbf,
+        "exp": exp,
+        "aio": random_segment(48),
+    });
+    let specific = match order.upn {
+        None => json!({
+            "appid": identity.client_id,
+            "appidacr": "2",
+            "idp": format!("https://sts.windows.net/{tenant}/"),
+            "idtyp": "app",
+            "oid": identity.object_id,
+            "rh": random_segment(36),
+            "sub": identity.object_id,
+        }),
+        // A delegated token names the user, the public client that signed them in, and the
+        // delegated scope; `sub` is pairwise, so not the object id.
+        Some(upn) => json!({
+            "acr": "1",
+            "amr": ["pwd", "mfa"],
+            "appid": identity.client_id,
+            "appidacr": "0",
+            "idtyp": "user",
+            "name": upn.split('@').next().unwrap_or(upn),
+            "oid": identity.object_id,
+            "rh": random_segment(36),
+            "scp": "user_impersonation",
+            "sub": random_segment(32),
+            "unique_name": upn,
+            "upn": upn,
+        }),
+    };
+    let tail = json!({
+        "tid": tenant,
+        "uti": random_segment(16),
+        "ver": "1.0",
+    });
+    for part in [specific, tail] {
+        if let (Some(all), Value::Object(more)) = (claims.as_object_mut(), part) {
+            all.extend(more);
+        }
+    }
+    // Only managed identities carry the id of their Azure resource.
+    if !identity.resource_id.is_empty() && order.upn.is_none() {
+        claims["xms_mirid"] = identity.resource_id.clone().into();
+    }
+    claims
 }
 
 fn random_segment(len_bytes: usize) -> String {

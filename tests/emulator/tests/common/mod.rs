@@ -136,6 +136,101 @@ pub fn target_in<'a>(url: &'a str, base: &str) -> &'a str {
     &url[base.len()..]
 }
 
+/// One request with a body over TLS to `base`, trusting only the PEM CA at `ca`.
+pub fn https_body(
+    base: &str,
+    ca: &Path,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Reply {
+    let tcp = connect(authority(base));
+    let tls = tls_client(ca, tcp, "127.0.0.1");
+    exchange_body(tls, authority(base), method, target, headers, Some(body))
+        .expect("a complete response")
+}
+
+/// One request over TLS to `base` accepting whatever certificate the server presents, as a
+/// client that pins a thumbprint does before comparing it: the reply and the DER of the
+/// certificate the server presented.
+pub fn https_any_certificate(
+    base: &str,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+) -> (Reply, Vec<u8>) {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = Arc::new(AnyCertificate(Arc::clone(&provider)));
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    let name = ServerName::try_from("127.0.0.1").expect("server name");
+    let session = rustls::ClientConnection::new(Arc::new(config), name).expect("TLS session");
+    let mut tls = rustls::StreamOwned::new(session, connect(authority(base)));
+    let reply =
+        exchange(&mut tls, authority(base), method, target, headers).expect("a complete response");
+    let presented = tls
+        .conn
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .expect("a server certificate")
+        .to_vec();
+    (reply, presented)
+}
+
+/// Trusts any certificate, still checking that the server holds its key.
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
 /// `Authorization: Bearer ...` with a token from the emulator's IMDS for `resource`.
 pub fn bearer(imds_url: &str, resource: &str) -> String {
     let target =
