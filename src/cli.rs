@@ -34,6 +34,8 @@ Commands:
   rest METHOD PATH    any ARM call (PUT, PATCH, POST, DELETE...); --wait
   token [RESOURCE]    print an access token (default: for this cloud's ARM)
   instance            print this VM's instance metadata
+  whoami              which identity this machine acts as (token claims, VM)
+  doctor              diagnose the whole chain, step by step, with fixes
   help [COMMAND]      print help for armi or a command
 
 Flags (before or after the command):
@@ -200,6 +202,44 @@ Examples:
   armi token -q expires_at -o tsv
 ";
 
+const WHOAMI_HELP: &str = "\
+armi whoami: which principal this machine acts as, from the claims of an ARM
+token decoded here (the signature is not checked and the token is never
+shown): object id, client id, tenant, the identity's resource id (xms_mirid),
+audience, issue and expiry times; plus the VM's subscription, group, name,
+location and cloud from instance metadata, and the identity source.
+
+Usage: armi whoami [--client-id ID | --object-id ID | --resource-id ARMID]
+                   [-q EXPR] [-o FMT] [FLAGS]
+
+With an identity flag, a token that is not for that identity is exit 4.
+
+Examples:
+  armi whoami
+  armi whoami -q identity.object_id -o tsv
+  armi whoami --client-id 6a1b7f0c-2d3e-4f50-8a9b-0c1d2e3f4a5b
+";
+
+const DOCTOR_HELP: &str = "\
+armi doctor: walk the chain from this machine to its resource group and
+print one line per step, PASS/WARN/FAIL/SKIP with timings, and for each FAIL
+or WARN the exact fix. Steps: environment (proxies, identity host variables,
+containers), imds-reachable, instance-metadata, identity, token (claims,
+expiry, audience), arm-reachable (TLS, proxy), group-read (the role).
+
+Usage: armi doctor [-g NAME] [-s ID] [--timeout SECS] [-o json] [FLAGS]
+
+It ends with one verdict line and exits with the exit code of the first
+failing step (0 when none fails). Each step has a short budget: the whole run
+takes at most 15 s unless --timeout gives more. It never prints a token.
+
+Examples:
+  armi doctor
+  armi doctor -g rg-web -s 8d10da13-8125-4ba9-a717-bf7490507b3d
+  armi doctor -o json
+  armi doctor -q verdict -o tsv
+";
+
 const INSTANCE_HELP: &str = "\
 armi instance: print this VM's instance metadata (IMDS /metadata/instance,
 api-version 2021-02-01) as IMDS returns it: every value is a string.
@@ -240,6 +280,8 @@ pub enum Command {
     Rest(Rest),
     Token { resource: Option<String> },
     Instance,
+    Whoami,
+    Doctor,
 }
 
 /// `armi rest`: one call, as given.
@@ -315,6 +357,8 @@ pub enum Output {
     Env,
     /// `armi token` only: an Authorization header line.
     Header,
+    /// `armi doctor` only: the report for a person (its default).
+    Report,
 }
 
 /// Validated settings.
@@ -330,6 +374,8 @@ pub struct Settings {
     pub query: Option<Query>,
     pub output: Output,
     pub timeout: Duration,
+    /// Whether `--timeout` was given (doctor keeps its own short budget otherwise).
+    pub timeout_set: bool,
     /// Roots for ARM: a path and where it came from (`--ca-file` or `SSL_CERT_FILE`).
     pub ca_file: Option<(String, &'static str)>,
     /// `--source`: the identity host, or `None` to detect it.
@@ -403,6 +449,8 @@ fn help_for(topic: Option<&str>) -> Result<&'static str> {
         Some("rest") => Ok(REST_HELP),
         Some("token") => Ok(TOKEN_HELP),
         Some("instance") => Ok(INSTANCE_HELP),
+        Some("whoami") => Ok(WHOAMI_HELP),
+        Some("doctor") => Ok(DOCTOR_HELP),
         Some("help") => Ok(HELP),
         Some(other) => Err(unknown_command(other)),
     }
@@ -557,6 +605,14 @@ fn command(name: &str, raw: &Raw) -> Result<Command> {
         "instance" => {
             extra(0)?;
             Ok(Command::Instance)
+        }
+        "whoami" => {
+            extra(0)?;
+            Ok(Command::Whoami)
+        }
+        "doctor" => {
+            extra(0)?;
+            Ok(Command::Doctor)
         }
         other => Err(unknown_command(other)),
     }
@@ -718,6 +774,7 @@ fn resolve(raw: Raw, command: &Command, env: &dyn Fn(&str) -> Option<String>) ->
     let api_version = raw.api_version.as_deref().map(api_version).transpose()?;
     let query = raw.query.as_deref().map(Query::parse).transpose()?;
     let output = output(raw.output.as_deref(), command, query.is_some())?;
+    let timeout_set = raw.timeout.is_some();
     let timeout = timeout(raw.timeout.as_deref())?;
     let ca_file = match (raw.ca_file, env("SSL_CERT_FILE")) {
         (Some(path), _) => Some((path, "--ca-file")),
@@ -740,6 +797,7 @@ fn resolve(raw: Raw, command: &Command, env: &dyn Fn(&str) -> Option<String>) ->
         query,
         output,
         timeout,
+        timeout_set,
         ca_file,
         verbose: raw.verbose,
     })
@@ -867,6 +925,9 @@ fn api_version(text: &str) -> Result<String> {
 
 fn output(text: Option<&str>, command: &Command, has_query: bool) -> Result<Output> {
     let is_token = matches!(command, Command::Token { .. });
+    if matches!(command, Command::Doctor) && text.is_none() && !has_query {
+        return Ok(Output::Report);
+    }
     match text {
         // A query result of `armi token` is data, not the bare token.
         None if is_token && !has_query => Ok(Output::Raw),

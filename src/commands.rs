@@ -2,13 +2,15 @@
 
 use std::io::{BufWriter, ErrorKind, Write};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::arm::pages::{self, Flow};
 use crate::arm::{self, Origin, ResourceGroupName, Session, SubscriptionId, Url, lro};
+use crate::claims::Claims;
 use crate::cli::{self, Command, Invocation, Method, Output, Parsed, Rest, Settings};
 use crate::cloud::{CLOUDS, Cloud};
-use crate::error::{Error, Result};
+use crate::doctor;
+use crate::error::{Error, Kind, Result};
 use crate::http::{self, ArmTransport, Deadline, Endpoint, Http, ProxyEnv};
 use crate::imds::{self, Vm};
 use crate::output::{self, Format, ListPrinter};
@@ -52,6 +54,8 @@ fn invoke(Invocation { command, settings }: Invocation) -> Result<()> {
         Command::Get { target, all } => get(&ctx, &target, all),
         Command::Rest(call) => rest(&ctx, call),
         Command::Token { resource } => token(&ctx, resource),
+        Command::Whoami => whoami(&ctx),
+        Command::Doctor => doctor(&ctx),
         Command::Instance => {
             let doc = imds::instance(&http, &settings.imds_endpoint)?;
             print_data(doc, &settings)
@@ -197,6 +201,63 @@ fn rest(ctx: &Ctx, call: Rest) -> Result<()> {
     }
 }
 
+/// `armi whoami`: the principal behind this machine's token, and the machine.
+fn whoami(ctx: &Ctx) -> Result<()> {
+    let (vm, cloud) = vm_and_cloud(ctx, true)?;
+    let token = arm_token(ctx, &cloud)?;
+    let claims = Claims::decode(&token.access_token)?;
+    claims
+        .check(&ctx.settings.identity)
+        .map_err(|why| Error::new(Kind::NoIdentity, format!("whoami: {why}")))?;
+    let machine = match &vm {
+        Some(vm) => json!({
+            "subscription_id": vm.subscription_id,
+            "resource_group": vm.resource_group,
+            "name": vm.name,
+            "location": vm.location,
+            "resource_id": vm.resource_id,
+            "cloud": cloud.name,
+        }),
+        None => json!({ "cloud": cloud.name }),
+    };
+    let doc = json!({
+        "source": { "host": ctx.source.host.name(), "why": ctx.source.why },
+        "identity": claims.to_json(),
+        "machine": machine,
+    });
+    print_data(doc, ctx.settings)
+}
+
+/// `armi doctor`: the report, then the exit code of the first failing step.
+fn doctor(ctx: &Ctx) -> Result<()> {
+    let settings = ctx.settings;
+    let checkup = doctor::Checkup {
+        source: ctx.source,
+        imds_endpoint: &settings.imds_endpoint,
+        identity: &settings.identity,
+        cloud: settings.cloud,
+        arm_endpoint: settings.arm_endpoint.clone(),
+        subscription: settings.subscription.clone(),
+        resource_group: settings.resource_group.clone(),
+        transport: arm_transport(settings)?,
+        budget: if settings.timeout_set {
+            settings.timeout
+        } else {
+            doctor::DEFAULT_BUDGET
+        },
+        verbose: settings.verbose,
+    };
+    let report = doctor::run(&checkup);
+    match settings.output {
+        Output::Report => print(report.text().as_bytes())?,
+        _ => print_data(report.to_json(), settings)?,
+    }
+    match report.exit_code() {
+        0 => Ok(()),
+        code => Err(Error::told(Kind::from_code(code))),
+    }
+}
+
 /// `armi token`: a token for RESOURCE, or for this cloud's ARM.
 fn token(ctx: &Ctx, resource: Option<String>) -> Result<()> {
     let settings = ctx.settings;
@@ -216,7 +277,7 @@ fn token(ctx: &Ctx, resource: Option<String>) -> Result<()> {
             .as_bytes(),
         ),
         Output::Env => print(env_lines(&token).as_bytes()),
-        Output::Data(_) => print_data(token.to_json(), settings),
+        Output::Data(_) | Output::Report => print_data(token.to_json(), settings),
     }
 }
 

@@ -27,6 +27,19 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The kind for a documented exit code (1 for anything unknown).
+    pub fn from_code(code: u8) -> Kind {
+        match code {
+            2 => Kind::Usage,
+            3 => Kind::Unreachable,
+            4 => Kind::NoIdentity,
+            5 => Kind::Denied,
+            6 => Kind::NotFound,
+            7 => Kind::GaveUp,
+            _ => Kind::Failed,
+        }
+    }
+
     /// The documented exit code for this kind (README § Exit codes).
     pub fn exit_code(self) -> u8 {
         match self {
@@ -77,8 +90,16 @@ impl Error {
         self.kind.exit_code()
     }
 
-    /// The lines written to stderr, already redacted.
+    /// A failure already told in full on stdout (the doctor's verdict): only the exit code.
+    pub fn told(kind: Kind) -> Error {
+        Error::new(kind, "")
+    }
+
+    /// The lines written to stderr, already redacted; nothing for an error already told.
     pub fn report(&self) -> String {
+        if self.message.is_empty() {
+            return String::new();
+        }
         let mut out = format!("armi: {}\n", redact(&self.message));
         if let Some(hint) = &self.hint {
             out.push_str(&format!("hint: {}\n", redact(hint)));
@@ -146,6 +167,7 @@ mod tests {
         ];
         for (kind, code) in all {
             assert_eq!(kind.exit_code(), code, "{kind:?}");
+            assert_eq!(Kind::from_code(code), kind);
         }
     }
 

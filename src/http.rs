@@ -275,6 +275,7 @@ pub struct Http {
 /// How ARM (or another API armi sends a token to) is reached: trusted roots and the proxy
 /// variables, read and checked before anything is sent. The agent itself is built once the
 /// destination is known, because `NO_PROXY` depends on the host.
+#[derive(Clone)]
 pub struct ArmTransport {
     pub roots: Option<Vec<Certificate<'static>>>,
     pub proxies: ProxyEnv,

@@ -68,6 +68,8 @@ pub struct Vm {
     pub subscription_id: String,
     pub resource_group: String,
     pub name: String,
+    pub location: String,
+    pub resource_id: String,
     pub az_environment: String,
 }
 
@@ -87,6 +89,8 @@ impl Vm {
             subscription_id: field("subscriptionId"),
             resource_group: field("resourceGroupName"),
             name: field("name"),
+            location: field("location"),
+            resource_id: field("resourceId"),
             az_environment: field("azEnvironment"),
         }
     }

@@ -1,9 +1,11 @@
 //! armi: act as this Azure machine's managed identity from a shell.
 
 mod arm;
+mod claims;
 mod cli;
 mod cloud;
 mod commands;
+mod doctor;
 mod error;
 #[cfg(test)]
 mod garbage;

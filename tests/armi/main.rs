@@ -3,6 +3,7 @@
 
 mod clouds;
 mod common;
+mod doctor;
 mod group;
 mod lists;
 mod rest;

@@ -252,6 +252,9 @@ fn choose_identity(scenario: &Scenario, request: &Request) -> Result<Identity, F
     let system = identities::system(scenario);
     let users = identities::users(scenario);
     let not_found = || fail(400, "invalid_request", "Identity not found");
+    if scenario.imds_ignores_selectors {
+        return system.ok_or_else(not_found);
+    }
     match selectors.as_slice() {
         [] => match (system, users.len()) {
             (Some(system), _) => Ok(system),

@@ -63,6 +63,10 @@ pub struct Scenario {
     /// The foreign host also acts as a Key Vault whose audience is its own URL: it answers
     /// `GET /secrets/{name}` to tokens this emulator's IMDS issued for that audience.
     pub vault: bool,
+    /// IMDS answers every token request as the system identity, whatever selector it names:
+    /// the behaviour of legacy agents that MSAL Go and azure-identity guard against (and of the
+    /// documented single-identity quirk), for tests of the "not the identity asked for" check.
+    pub imds_ignores_selectors: bool,
     /// An Azure Arc agent (himds) with its challenge and key files; `None` runs none.
     pub arc: Option<Arc>,
     /// An App Service / Functions identity endpoint (`IDENTITY_ENDPOINT`, `IDENTITY_HEADER`).
@@ -283,6 +287,7 @@ impl Default for Scenario {
             lro: Lro::None,
             lro_retry_after: Some("1".into()),
             vault: false,
+            imds_ignores_selectors: false,
             arc: None,
             app_service: false,
             cloud_shell: false,
