@@ -9,12 +9,13 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use crate::encoding::{app_service_time, epoch_now, http_date};
+use crate::host::Host;
 use crate::http::{Request, Response};
 use crate::identities::{self, Selector};
 use crate::ids::random_guid;
 use crate::record::Service;
 use crate::scenario::Route;
-use crate::server::{ConnInfo, Handler};
+use crate::server::ConnInfo;
 use crate::state::Shared;
 use crate::token::Identity;
 
@@ -60,7 +61,7 @@ impl Protocol {
 }
 
 /// An App Service error: its status and message.
-struct Failure {
+pub struct Failure {
     status: u16,
     message: String,
 }
@@ -75,6 +76,57 @@ fn fail(status: u16, message: &str) -> Failure {
 impl AppService {
     pub fn new(shared: Arc<Shared>, secret: String) -> Self {
         AppService { shared, secret }
+    }
+
+    /// The identity the request selects: at most one selector, none meaning the system one.
+    fn identity(&self, request: &Request, protocol: Protocol) -> Result<Identity, Failure> {
+        let scenario = &self.shared.scenario;
+        let chosen: Vec<(Selector, String)> = protocol
+            .selectors()
+            .iter()
+            .filter_map(|(key, selector)| request.query(key).map(|value| (*selector, value)))
+            .collect();
+        // What the real endpoint says for an identity it cannot find, e.g. when only
+        // user-assigned identities exist and none was selected (azure-sdk-for-net#43691).
+        let unknown = || fail(400, "Unable to load the proper Managed Identity.");
+        match chosen.as_slice() {
+            [] => identities::system(scenario).ok_or_else(unknown),
+            [(selector, value)] => identities::find(scenario, *selector, value).ok_or_else(unknown),
+            _ => Err(fail(
+                400,
+                "Only one of client_id, principal_id, object_id and mi_res_id may be specified.",
+            )),
+        }
+    }
+}
+
+/// The token answer in the field order of the documented and recorded ones. Azure ML speaks
+/// the 2017-09-01 protocol and answers the same, but for how it writes `expires_on`.
+pub fn token(
+    shared: &Shared,
+    identity: &Identity,
+    resource: &str,
+    expires_on: impl FnOnce(u64) -> Value,
+) -> Response {
+    let minted = shared.tokens.mint(&shared.scenario, identity, resource);
+    let mut body = Map::new();
+    body.insert("access_token".into(), minted.access_token.into());
+    body.insert("expires_on".into(), expires_on(minted.expires_on));
+    body.insert("resource".into(), resource.into());
+    body.insert("token_type".into(), "Bearer".into());
+    body.insert("client_id".into(), identity.client_id.clone().into());
+    Response::json(200, &Value::Object(body))
+}
+
+impl Host for AppService {
+    type Failure = Failure;
+
+    fn service(&self) -> Service {
+        Service::AppService
+    }
+
+    fn on_route(&self, route: &Route, _request: &Request) -> bool {
+        matches!(route, Route::AppService)
     }
 
     fn answer(&self, request: &Request) -> Result<Response, Failure> {
@@ -100,117 +152,52 @@ impl AppService {
             return Err(fail(401, &message));
         }
         let resource = request
-            .query("resource")
-            .filter(|r| !r.is_empty())
+            .resource()
             .ok_or_else(|| fail(400, "The resource parameter is required."))?;
         let identity = self.identity(request, protocol)?;
-        Ok(self.token(&identity, &resource, protocol))
+        Ok(token(
+            &self.shared,
+            &identity,
+            &resource,
+            |epoch| match protocol {
+                Protocol::Current => epoch.to_string().into(),
+                Protocol::Legacy => app_service_time(epoch).into(),
+            },
+        ))
     }
 
-    /// The identity the request selects: at most one selector, none meaning the system one.
-    fn identity(&self, request: &Request, protocol: Protocol) -> Result<Identity, Failure> {
-        let scenario = &self.shared.scenario;
-        let chosen: Vec<(Selector, String)> = protocol
-            .selectors()
-            .iter()
-            .filter_map(|(key, selector)| request.query(key).map(|value| (*selector, value)))
-            .collect();
-        // What the real endpoint says for an identity it cannot find, e.g. when only
-        // user-assigned identities exist and none was selected (azure-sdk-for-net#43691).
-        let unknown = || fail(400, "Unable to load the proper Managed Identity.");
-        match chosen.as_slice() {
-            [] => identities::system(scenario).ok_or_else(unknown),
-            [(selector, value)] => identities::find(scenario, *selector, value).ok_or_else(unknown),
-            _ => Err(fail(
-                400,
-                "Only one of client_id, principal_id, object_id and mi_res_id may be specified.",
-            )),
+    /// The error body, its correlation id repeated in `X-CORRELATION-ID` as the real one sends.
+    fn error_response(&self, failure: &Failure, _: &Request, _: &ConnInfo) -> Response {
+        let correlation = random_guid();
+        Response::json(
+            failure.status,
+            &json!({
+                "statusCode": failure.status,
+                "message": failure.message,
+                "correlationId": correlation,
+            }),
+        )
+        .header("X-CORRELATION-ID", &correlation)
+    }
+
+    /// The message for a status injected by a fault. MSAL Python notes that "wrong resource ends
+    /// up with a vague statusCode=500".
+    fn fault_failure(code: u16) -> Failure {
+        match code {
+            429 => fail(429, "Too many requests."),
+            500 => fail(
+                500,
+                "An unexpected error occurred while fetching the AAD token.",
+            ),
+            _ => fail(code, crate::http::reason(code)),
         }
     }
 
-    /// The token answer in the field order of the documented and recorded ones.
-    fn token(&self, identity: &Identity, resource: &str, protocol: Protocol) -> Response {
-        let scenario = &self.shared.scenario;
-        let minted = self.shared.tokens.mint(
-            &scenario.tenant_id,
-            identity,
-            resource,
-            scenario.token_lifetime_secs,
-        );
-        let expires_on = match protocol {
-            Protocol::Current => minted.expires_on.to_string(),
-            Protocol::Legacy => app_service_time(minted.expires_on),
-        };
-        let mut body = Map::new();
-        body.insert("access_token".into(), minted.access_token.into());
-        body.insert("expires_on".into(), expires_on.into());
-        body.insert("resource".into(), resource.into());
-        body.insert("token_type".into(), "Bearer".into());
-        body.insert("client_id".into(), identity.client_id.clone().into());
-        Response::json(200, &Value::Object(body))
-    }
-
     /// Kestrel's headers.
-    fn finish(&self, mut response: Response) -> Response {
+    fn finish(&self, mut response: Response, _: &Request) -> Response {
         response.default_header("Content-Type", "application/json; charset=utf-8");
         response.default_header("Date", &http_date(epoch_now()));
         response.default_header("Server", "Kestrel");
         response
-    }
-}
-
-/// The error body, its correlation id repeated in `X-CORRELATION-ID` as the real one sends.
-fn error_response(failure: &Failure) -> Response {
-    let correlation = random_guid();
-    Response::json(
-        failure.status,
-        &json!({
-            "statusCode": failure.status,
-            "message": failure.message,
-            "correlationId": correlation,
-        }),
-    )
-    .header("X-CORRELATION-ID", &correlation)
-}
-
-/// The message for a status injected by a fault. MSAL Python notes that "wrong resource ends
-/// up with a vague statusCode=500".
-fn fault_failure(code: u16) -> Failure {
-    match code {
-        429 => fail(429, "Too many requests."),
-        500 => fail(
-            500,
-            "An unexpected error occurred while fetching the AAD token.",
-        ),
-        _ => fail(code, crate::http::reason(code)),
-    }
-}
-
-impl Handler for AppService {
-    fn service(&self) -> Service {
-        Service::AppService
-    }
-
-    fn on_route(&self, route: &Route, _request: &Request) -> bool {
-        matches!(route, Route::AppService)
-    }
-
-    fn respond(&self, request: &Request, _conn: &ConnInfo) -> Response {
-        let response = self
-            .answer(request)
-            .unwrap_or_else(|failure| error_response(&failure));
-        self.finish(response)
-    }
-
-    fn fault(&self, _: &Request, code: u16, retry_after: Option<&str>, _: &ConnInfo) -> Response {
-        let mut response = error_response(&fault_failure(code));
-        if let Some(seconds) = retry_after {
-            response = response.header("Retry-After", seconds);
-        }
-        self.finish(response)
-    }
-
-    fn decorate(&self, response: &mut Response, _request: &Request, _conn: &ConnInfo) {
-        *response = self.finish(std::mem::replace(response, Response::new(0)));
     }
 }

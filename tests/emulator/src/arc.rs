@@ -15,12 +15,13 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Map, Value, json};
 
 use crate::encoding::{epoch_now, http_date};
+use crate::host::Host;
 use crate::http::{Request, Response};
 use crate::identities;
 use crate::ids::{random_guid, random_hex_upper};
 use crate::record::Service;
 use crate::scenario::{ArcRealm, Route};
-use crate::server::{ConnInfo, Handler};
+use crate::server::ConnInfo;
 use crate::state::Shared;
 
 const TOKEN_PATH: &str = "/metadata/identity/oauth2/token";
@@ -65,7 +66,7 @@ pub struct ArcAgent {
 }
 
 /// An agent error: IMDS's `{"error","error_description"}`.
-struct Failure {
+pub struct Failure {
     status: u16,
     code: &'static str,
     text: String,
@@ -89,34 +90,6 @@ impl ArcAgent {
         }
     }
 
-    fn answer(&self, request: &Request) -> Result<Response, Failure> {
-        if request.path() != TOKEN_PATH {
-            return Err(fail(404, "not_found", "Not found"));
-        }
-        if request.method != "GET" {
-            return Err(fail(405, "method_not_allowed", "Not allowed"));
-        }
-        if request.header("metadata") != Some("true") {
-            return Err(fail(
-                400,
-                "invalid_request",
-                "Required metadata header not specified",
-            ));
-        }
-        let version = request.query("api-version").unwrap_or_default();
-        if !VERSIONS.contains(&version.as_str()) {
-            let text = format!(
-                "The api-version not specified. Supported are {}",
-                VERSIONS.join(" ")
-            );
-            return Err(fail(400, "invalid_request", &text));
-        }
-        if !self.authorized(request) {
-            return Ok(self.challenge());
-        }
-        self.token(request)
-    }
-
     /// Whether the request carries `Basic <secret>` with a secret a challenge handed out.
     fn authorized(&self, request: &Request) -> bool {
         let Some((scheme, secret)) = request
@@ -130,25 +103,17 @@ impl ArcAgent {
 
     fn token(&self, request: &Request) -> Result<Response, Failure> {
         let scenario = &self.shared.scenario;
-        let resource = request
-            .query("resource")
-            .filter(|r| !r.is_empty())
-            .ok_or_else(|| {
-                fail(
-                    400,
-                    "invalid_request",
-                    "Required audience parameter not specified",
-                )
-            })?;
+        let resource = request.resource().ok_or_else(|| {
+            fail(
+                400,
+                "invalid_request",
+                "Required audience parameter not specified",
+            )
+        })?;
         // Legacy agents ignore client_id, object_id and msi_res_id.
         let identity = identities::system(scenario)
             .ok_or_else(|| fail(400, "invalid_request", "Identity not found"))?;
-        let minted = self.shared.tokens.mint(
-            &scenario.tenant_id,
-            &identity,
-            &resource,
-            scenario.token_lifetime_secs,
-        );
+        let minted = self.shared.tokens.mint(scenario, &identity, &resource);
         // IMDS's fields, every value a string, no selector echoed.
         let mut body = Map::new();
         body.insert("access_token".into(), minted.access_token.into());
@@ -212,14 +177,6 @@ impl ArcAgent {
         Ok(realm)
     }
 
-    fn finish(&self, mut response: Response) -> Response {
-        if !response.body.is_empty() {
-            response.default_header("Content-Type", "application/json; charset=utf-8");
-        }
-        response.default_header("Date", &http_date(epoch_now()));
-        response
-    }
-
     // A poisoned lock still holds whole secrets.
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
         self.secrets.lock().unwrap_or_else(|e| e.into_inner())
@@ -243,25 +200,9 @@ fn random_text(len: usize) -> String {
     text
 }
 
-fn error_response(failure: &Failure) -> Response {
-    Response::json(
-        failure.status,
-        &json!({"error": failure.code, "error_description": failure.text}),
-    )
-}
+impl Host for ArcAgent {
+    type Failure = Failure;
 
-/// The agent's error for a status injected by a fault, as IMDS words them.
-fn fault_failure(code: u16) -> Failure {
-    match code {
-        404 => fail(404, "not_found", "Not found"),
-        429 => fail(429, "too_many_requests", "Too many requests"),
-        500 => fail(500, "server_error", "Server error"),
-        501..=599 => fail(code, "service_unavailable", "Service unavailable"),
-        _ => fail(code, "bad_request", "Bad request"),
-    }
-}
-
-impl Handler for ArcAgent {
     fn service(&self) -> Service {
         Service::Arc
     }
@@ -270,22 +211,57 @@ impl Handler for ArcAgent {
         matches!(route, Route::Arc)
     }
 
-    fn respond(&self, request: &Request, _conn: &ConnInfo) -> Response {
-        let response = self
-            .answer(request)
-            .unwrap_or_else(|failure| error_response(&failure));
-        self.finish(response)
-    }
-
-    fn fault(&self, _: &Request, code: u16, retry_after: Option<&str>, _: &ConnInfo) -> Response {
-        let mut response = error_response(&fault_failure(code));
-        if let Some(seconds) = retry_after {
-            response = response.header("Retry-After", seconds);
+    fn answer(&self, request: &Request) -> Result<Response, Failure> {
+        if request.path() != TOKEN_PATH {
+            return Err(fail(404, "not_found", "Not found"));
         }
-        self.finish(response)
+        if request.method != "GET" {
+            return Err(fail(405, "method_not_allowed", "Not allowed"));
+        }
+        if request.header("metadata") != Some("true") {
+            return Err(fail(
+                400,
+                "invalid_request",
+                "Required metadata header not specified",
+            ));
+        }
+        let version = request.query("api-version").unwrap_or_default();
+        if !VERSIONS.contains(&version.as_str()) {
+            let text = format!(
+                "The api-version not specified. Supported are {}",
+                VERSIONS.join(" ")
+            );
+            return Err(fail(400, "invalid_request", &text));
+        }
+        if !self.authorized(request) {
+            return Ok(self.challenge());
+        }
+        self.token(request)
     }
 
-    fn decorate(&self, response: &mut Response, _request: &Request, _conn: &ConnInfo) {
-        *response = self.finish(std::mem::replace(response, Response::new(0)));
+    fn error_response(&self, failure: &Failure, _: &Request, _: &ConnInfo) -> Response {
+        Response::json(
+            failure.status,
+            &json!({"error": failure.code, "error_description": failure.text}),
+        )
+    }
+
+    /// The agent's error for a status injected by a fault, as IMDS words them.
+    fn fault_failure(code: u16) -> Failure {
+        match code {
+            404 => fail(404, "not_found", "Not found"),
+            429 => fail(429, "too_many_requests", "Too many requests"),
+            500 => fail(500, "server_error", "Server error"),
+            501..=599 => fail(code, "service_unavailable", "Service unavailable"),
+            _ => fail(code, "bad_request", "Bad request"),
+        }
+    }
+
+    fn finish(&self, mut response: Response, _: &Request) -> Response {
+        if !response.body.is_empty() {
+            response.default_header("Content-Type", "application/json; charset=utf-8");
+        }
+        response.default_header("Date", &http_date(epoch_now()));
+        response
     }
 }

@@ -502,10 +502,7 @@ impl Handler for Arm {
     ) -> Response {
         let ids = self.ids(request, code);
         let failure = self.fault_error(request, code, retry_after, &ids);
-        let mut response = self.error_response(failure);
-        if let Some(seconds) = retry_after {
-            response = response.header("Retry-After", seconds);
-        }
+        let mut response = self.error_response(failure).retry_after(retry_after);
         self.finish(&mut response, request, conn, &ids);
         response
     }

@@ -7,14 +7,16 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use crate::app_service;
 use crate::encoding::{epoch_now, http_date};
+use crate::host::Host;
 use crate::http::{Request, Response};
 use crate::identities::{self, Selector};
 use crate::record::Service;
 use crate::scenario::Route;
-use crate::server::{ConnInfo, Handler};
+use crate::server::ConnInfo;
 use crate::state::Shared;
 use crate::token::Identity;
 
@@ -29,7 +31,7 @@ pub struct AzureMl {
 }
 
 /// An error: status and plain-text message.
-struct Failure {
+pub struct Failure {
     status: u16,
     text: String,
 }
@@ -44,6 +46,35 @@ fn fail(status: u16, text: &str) -> Failure {
 impl AzureMl {
     pub fn new(shared: Arc<Shared>, secret: String) -> Self {
         AzureMl { shared, secret }
+    }
+
+    /// `clientid` selects a user-assigned identity; without it, the system one.
+    fn identity(&self, request: &Request) -> Result<Identity, Failure> {
+        let scenario = &self.shared.scenario;
+        if request.query("client_id").is_some() {
+            return Err(fail(
+                400,
+                "Unknown query parameter 'client_id'. Use 'clientid' to select an identity.",
+            ));
+        }
+        match request.query("clientid") {
+            None => identities::system(scenario)
+                .ok_or_else(|| fail(400, "No system-assigned identity is configured.")),
+            Some(id) => identities::find(scenario, Selector::Client, &id)
+                .ok_or_else(|| fail(400, &format!("Identity with client id '{id}' not found."))),
+        }
+    }
+}
+
+impl Host for AzureMl {
+    type Failure = Failure;
+
+    fn service(&self) -> Service {
+        Service::AzureMl
+    }
+
+    fn on_route(&self, route: &Route, _request: &Request) -> bool {
+        matches!(route, Route::AzureMl)
     }
 
     fn answer(&self, request: &Request) -> Result<Response, Failure> {
@@ -65,87 +96,32 @@ impl AzureMl {
             ));
         }
         let resource = request
-            .query("resource")
-            .filter(|r| !r.is_empty())
+            .resource()
             .ok_or_else(|| fail(400, "The resource parameter is required."))?;
         let identity = self.identity(request)?;
-        Ok(self.token(&identity, &resource))
+        // MSAL Python's and azure-identity's fields; `expires_on` a JSON number.
+        Ok(app_service::token(
+            &self.shared,
+            &identity,
+            &resource,
+            Value::from,
+        ))
     }
 
-    /// `clientid` selects a user-assigned identity; without it, the system one.
-    fn identity(&self, request: &Request) -> Result<Identity, Failure> {
-        let scenario = &self.shared.scenario;
-        if request.query("client_id").is_some() {
-            return Err(fail(
-                400,
-                "Unknown query parameter 'client_id'. Use 'clientid' to select an identity.",
-            ));
-        }
-        match request.query("clientid") {
-            None => identities::system(scenario)
-                .ok_or_else(|| fail(400, "No system-assigned identity is configured.")),
-            Some(id) => identities::find(scenario, Selector::Client, &id)
-                .ok_or_else(|| fail(400, &format!("Identity with client id '{id}' not found."))),
-        }
+    fn error_response(&self, failure: &Failure, _: &Request, _: &ConnInfo) -> Response {
+        let mut response =
+            Response::new(failure.status).header("Content-Type", "text/plain; charset=utf-8");
+        response.body = failure.text.clone().into_bytes();
+        response
     }
 
-    /// MSAL Python's and azure-identity's fields; `expires_on` a JSON number.
-    fn token(&self, identity: &Identity, resource: &str) -> Response {
-        let scenario = &self.shared.scenario;
-        let minted = self.shared.tokens.mint(
-            &scenario.tenant_id,
-            identity,
-            resource,
-            scenario.token_lifetime_secs,
-        );
-        let mut body = Map::new();
-        body.insert("access_token".into(), minted.access_token.into());
-        body.insert("expires_on".into(), minted.expires_on.into());
-        body.insert("resource".into(), resource.into());
-        body.insert("token_type".into(), "Bearer".into());
-        body.insert("client_id".into(), identity.client_id.clone().into());
-        Response::json(200, &Value::Object(body))
+    fn fault_failure(code: u16) -> Failure {
+        fail(code, crate::http::reason(code))
     }
 
-    fn finish(&self, mut response: Response) -> Response {
+    fn finish(&self, mut response: Response, _: &Request) -> Response {
         response.default_header("Content-Type", "application/json");
         response.default_header("Date", &http_date(epoch_now()));
         response
-    }
-}
-
-fn error_response(failure: &Failure) -> Response {
-    let mut response =
-        Response::new(failure.status).header("Content-Type", "text/plain; charset=utf-8");
-    response.body = failure.text.clone().into_bytes();
-    response
-}
-
-impl Handler for AzureMl {
-    fn service(&self) -> Service {
-        Service::AzureMl
-    }
-
-    fn on_route(&self, route: &Route, _request: &Request) -> bool {
-        matches!(route, Route::AzureMl)
-    }
-
-    fn respond(&self, request: &Request, _conn: &ConnInfo) -> Response {
-        let response = self
-            .answer(request)
-            .unwrap_or_else(|failure| error_response(&failure));
-        self.finish(response)
-    }
-
-    fn fault(&self, _: &Request, code: u16, retry_after: Option<&str>, _: &ConnInfo) -> Response {
-        let mut response = error_response(&fail(code, crate::http::reason(code)));
-        if let Some(seconds) = retry_after {
-            response = response.header("Retry-After", seconds);
-        }
-        self.finish(response)
-    }
-
-    fn decorate(&self, response: &mut Response, _request: &Request, _conn: &ConnInfo) {
-        *response = self.finish(std::mem::replace(response, Response::new(0)));
     }
 }

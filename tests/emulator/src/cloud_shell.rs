@@ -11,10 +11,11 @@ use serde_json::{Map, Value, json};
 
 use crate::cloud::accepted_audiences;
 use crate::encoding::{epoch_now, http_date};
+use crate::host::Host;
 use crate::http::{Request, Response, query_pairs};
 use crate::record::Service;
 use crate::scenario::Route;
-use crate::server::{ConnInfo, Handler};
+use crate::server::ConnInfo;
 use crate::state::Shared;
 use crate::token::{Identity, Order};
 
@@ -65,7 +66,7 @@ pub struct CloudShell {
 }
 
 /// A Cloud Shell error: status, code, message.
-struct Failure {
+pub struct Failure {
     status: u16,
     code: &'static str,
     message: String,
@@ -82,6 +83,63 @@ fn fail(status: u16, code: &'static str, message: &str) -> Failure {
 impl CloudShell {
     pub fn new(shared: Arc<Shared>) -> Self {
         CloudShell { shared }
+    }
+
+    /// Whether the audience is allowed: the public list, plus the scenario's own ARM in a
+    /// sovereign cloud. A trailing slash is not held against a caller **[inferred]**.
+    fn supports(&self, resource: &str) -> bool {
+        let trimmed = resource.trim_end_matches('/');
+        let cloud = accepted_audiences(&self.shared.scenario.arm_cloud);
+        AUDIENCES
+            .iter()
+            .map(|a| a.to_string())
+            .chain(cloud)
+            .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(trimmed))
+    }
+
+    /// AAD v1's token answer, every value a string, for the signed-in user.
+    fn token(&self, resource: &str) -> Response {
+        let scenario = &self.shared.scenario;
+        let user = &scenario.cloud_shell_user;
+        let identity = Identity {
+            object_id: user.object_id.clone(),
+            client_id: CLIENT_APP_ID.into(),
+            resource_id: String::new(),
+        };
+        let minted = self.shared.tokens.issue(&Order {
+            tenant: &scenario.tenant_id,
+            identity: &identity,
+            resource,
+            lifetime: LIFETIME_SECS,
+            cached: true,
+            upn: Some(&user.upn),
+        });
+        let mut body = Map::new();
+        body.insert("access_token".into(), minted.access_token.into());
+        body.insert("refresh_token".into(), "".into());
+        body.insert("expires_in".into(), minted.expires_in.to_string().into());
+        body.insert("expires_on".into(), minted.expires_on.to_string().into());
+        body.insert("not_before".into(), minted.not_before.to_string().into());
+        body.insert("resource".into(), resource.into());
+        body.insert("token_type".into(), "Bearer".into());
+        Response::json(200, &Value::Object(body))
+    }
+}
+
+/// The url-encoded form of a request body.
+fn form(request: &Request) -> Vec<(String, String)> {
+    query_pairs(&String::from_utf8_lossy(&request.body))
+}
+
+impl Host for CloudShell {
+    type Failure = Failure;
+
+    fn service(&self) -> Service {
+        Service::CloudShell
+    }
+
+    fn on_route(&self, route: &Route, _request: &Request) -> bool {
+        matches!(route, Route::CloudShell)
     }
 
     fn answer(&self, request: &Request) -> Result<Response, Failure> {
@@ -128,98 +186,24 @@ impl CloudShell {
         Ok(self.token(&resource))
     }
 
-    /// Whether the audience is allowed: the public list, plus the scenario's own ARM in a
-    /// sovereign cloud. A trailing slash is not held against a caller **[inferred]**.
-    fn supports(&self, resource: &str) -> bool {
-        let trimmed = resource.trim_end_matches('/');
-        let cloud = accepted_audiences(&self.shared.scenario.arm_cloud);
-        AUDIENCES
-            .iter()
-            .map(|a| a.to_string())
-            .chain(cloud)
-            .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(trimmed))
+    fn error_response(&self, failure: &Failure, _: &Request, _: &ConnInfo) -> Response {
+        Response::json(
+            failure.status,
+            &json!({"error": {"code": failure.code, "message": failure.message}}),
+        )
     }
 
-    /// AAD v1's token answer, every value a string, for the signed-in user.
-    fn token(&self, resource: &str) -> Response {
-        let scenario = &self.shared.scenario;
-        let user = &scenario.cloud_shell_user;
-        let identity = Identity {
-            object_id: user.object_id.clone(),
-            client_id: CLIENT_APP_ID.into(),
-            resource_id: String::new(),
-        };
-        let minted = self.shared.tokens.issue(&Order {
-            tenant: &scenario.tenant_id,
-            identity: &identity,
-            resource,
-            lifetime: LIFETIME_SECS,
-            cached: true,
-            upn: Some(&user.upn),
-        });
-        let mut body = Map::new();
-        body.insert("access_token".into(), minted.access_token.into());
-        body.insert("refresh_token".into(), "".into());
-        body.insert("expires_in".into(), minted.expires_in.to_string().into());
-        body.insert("expires_on".into(), minted.expires_on.to_string().into());
-        body.insert("not_before".into(), minted.not_before.to_string().into());
-        body.insert("resource".into(), resource.into());
-        body.insert("token_type".into(), "Bearer".into());
-        Response::json(200, &Value::Object(body))
+    fn fault_failure(code: u16) -> Failure {
+        match code {
+            429 => fail(429, "TooManyRequests", "Too many requests."),
+            500 => fail(500, "InternalServerError", "An internal error occurred."),
+            _ => fail(code, "Error", crate::http::reason(code)),
+        }
     }
 
-    fn finish(&self, mut response: Response) -> Response {
+    fn finish(&self, mut response: Response, _: &Request) -> Response {
         response.default_header("Content-Type", "application/json; charset=utf-8");
         response.default_header("Date", &http_date(epoch_now()));
         response
-    }
-}
-
-/// The url-encoded form of a request body.
-fn form(request: &Request) -> Vec<(String, String)> {
-    query_pairs(&String::from_utf8_lossy(&request.body))
-}
-
-fn error_response(failure: &Failure) -> Response {
-    Response::json(
-        failure.status,
-        &json!({"error": {"code": failure.code, "message": failure.message}}),
-    )
-}
-
-fn fault_failure(code: u16) -> Failure {
-    match code {
-        429 => fail(429, "TooManyRequests", "Too many requests."),
-        500 => fail(500, "InternalServerError", "An internal error occurred."),
-        _ => fail(code, "Error", crate::http::reason(code)),
-    }
-}
-
-impl Handler for CloudShell {
-    fn service(&self) -> Service {
-        Service::CloudShell
-    }
-
-    fn on_route(&self, route: &Route, _request: &Request) -> bool {
-        matches!(route, Route::CloudShell)
-    }
-
-    fn respond(&self, request: &Request, _conn: &ConnInfo) -> Response {
-        let response = self
-            .answer(request)
-            .unwrap_or_else(|failure| error_response(&failure));
-        self.finish(response)
-    }
-
-    fn fault(&self, _: &Request, code: u16, retry_after: Option<&str>, _: &ConnInfo) -> Response {
-        let mut response = error_response(&fault_failure(code));
-        if let Some(seconds) = retry_after {
-            response = response.header("Retry-After", seconds);
-        }
-        self.finish(response)
-    }
-
-    fn decorate(&self, response: &mut Response, _request: &Request, _conn: &ConnInfo) {
-        *response = self.finish(std::mem::replace(response, Response::new(0)));
     }
 }

@@ -9,12 +9,13 @@ use serde_json::{Value, json};
 
 use crate::encoding::{entra_time, epoch_now, http_date, rfc3339};
 use crate::federation::{self, Assertion};
+use crate::host::Host;
 use crate::http::{Request, Response, query_pairs};
 use crate::identities;
 use crate::ids::random_guid;
 use crate::record::Service;
 use crate::scenario::Route;
-use crate::server::{ConnInfo, Handler};
+use crate::server::ConnInfo;
 use crate::state::Shared;
 use crate::token::Order;
 
@@ -27,7 +28,7 @@ pub struct Entra {
 }
 
 /// An Entra error: status, OAuth `error`, AADSTS number and its text.
-struct Failure {
+pub struct Failure {
     status: u16,
     error: &'static str,
     code: u32,
@@ -56,85 +57,6 @@ fn missing(field: &str) -> Failure {
 impl Entra {
     pub fn new(shared: Arc<Shared>) -> Self {
         Entra { shared }
-    }
-
-    fn answer(&self, request: &Request) -> Result<Response, Failure> {
-        let tenant = tenant_of(request.path()).ok_or_else(|| {
-            fail(
-                404,
-                "invalid_request",
-                90_012,
-                "The requested endpoint was not found.".into(),
-            )
-        })?;
-        if request.method != "POST" {
-            return Err(fail(
-                400,
-                "invalid_request",
-                900_561,
-                format!(
-                    "The endpoint only accepts POST, OPTIONS requests. Received a {} request.",
-                    request.method
-                ),
-            ));
-        }
-        let scenario = &self.shared.scenario;
-        if !tenant.eq_ignore_ascii_case(&scenario.tenant_id) {
-            return Err(fail(
-                400,
-                "invalid_tenant",
-                90_002,
-                format!(
-                    "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."
-                ),
-            ));
-        }
-        let form = Form::of(request);
-        let grant = form
-            .get("grant_type")
-            .ok_or_else(|| missing("grant_type"))?;
-        if grant != "client_credentials" {
-            return Err(fail(
-                400,
-                "unsupported_grant_type",
-                70_003,
-                format!("The app requested an unsupported grant type '{grant}'."),
-            ));
-        }
-        let client_id = form.get("client_id").ok_or_else(|| missing("client_id"))?;
-        let workload = &scenario.workload_identity;
-        if !client_id.eq_ignore_ascii_case(&workload.client_id) {
-            return Err(fail(
-                400,
-                "unauthorized_client",
-                700_016,
-                format!(
-                    "Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."
-                ),
-            ));
-        }
-        let scope = form.get("scope").ok_or_else(|| missing("scope"))?;
-        let resource = resource_of(scope)?;
-        self.check_assertion(&form)?;
-        let identity = identities::user(scenario, workload);
-        let minted = self.shared.tokens.issue(&Order {
-            tenant: &scenario.tenant_id,
-            identity: &identity,
-            resource,
-            lifetime: LIFETIME_SECS,
-            cached: false,
-            upn: None,
-        });
-        // ENTRA-CC: `expires_in` is a number here, and there is no `expires_on`.
-        Ok(Response::json(
-            200,
-            &json!({
-                "token_type": "Bearer",
-                "expires_in": minted.expires_in,
-                "ext_expires_in": minted.ext_expires_in,
-                "access_token": minted.access_token,
-            }),
-        ))
     }
 
     /// The client must prove itself with a service-account token this emulator wrote, within
@@ -175,20 +97,6 @@ impl Entra {
             return Err(out_of_time(&known, now));
         }
         Ok(())
-    }
-
-    /// Entra's headers on every answer.
-    fn finish(&self, mut response: Response, request: &Request) -> Response {
-        response.default_header("Content-Type", "application/json; charset=utf-8");
-        response.default_header("Cache-Control", "no-store, no-cache");
-        response.default_header("Pragma", "no-cache");
-        response.default_header("x-ms-request-id", &random_guid());
-        response.default_header("x-ms-ests-server", "2.1.19875.6 - WEULR1 ProdSlices");
-        if let Some(id) = request.header("client-request-id") {
-            response.default_header("client-request-id", id);
-        }
-        response.default_header("Date", &http_date(epoch_now()));
-        response
     }
 }
 
@@ -273,61 +181,9 @@ impl Form {
     }
 }
 
-/// Entra's error body. The correlation id echoes the client's `client-request-id`.
-fn error_response(failure: &Failure, request: &Request, conn: &ConnInfo) -> Response {
-    let now = epoch_now();
-    let trace = random_guid();
-    let correlation = request
-        .header("client-request-id")
-        .map_or_else(random_guid, str::to_string);
-    let timestamp = entra_time(now);
-    let description = format!(
-        "AADSTS{}: {}\r\nTrace ID: {trace}\r\nCorrelation ID: {correlation}\r\nTimestamp: {timestamp}",
-        failure.code, failure.text
-    );
-    let scheme = if conn.tls { "https" } else { "http" };
-    let host = request
-        .header("host")
-        .unwrap_or("login.microsoftonline.com");
-    let body: Value = json!({
-        "error": failure.error,
-        "error_description": description,
-        "error_codes": [failure.code],
-        "timestamp": timestamp,
-        "trace_id": trace,
-        "correlation_id": correlation,
-        "error_uri": format!("{scheme}://{host}/error?code={}", failure.code),
-    });
-    Response::json(failure.status, &body)
-}
+impl Host for Entra {
+    type Failure = Failure;
 
-/// The error for a status injected by a fault.
-fn fault_failure(code: u16) -> Failure {
-    let transient = "A transient error has occurred. Please try again.".to_string();
-    match code {
-        429 | 502..=504 => fail(code, "temporarily_unavailable", 90_033, transient),
-        500 => fail(
-            500,
-            "server_error",
-            50_000,
-            "There was an error issuing a token or an issue with our sign-in service.".into(),
-        ),
-        404 => fail(
-            404,
-            "invalid_request",
-            90_012,
-            "The requested endpoint was not found.".into(),
-        ),
-        _ => fail(
-            code,
-            "invalid_request",
-            90_014,
-            "The request is not valid.".into(),
-        ),
-    }
-}
-
-impl Handler for Entra {
     fn service(&self) -> Service {
         Service::Authority
     }
@@ -336,29 +192,151 @@ impl Handler for Entra {
         matches!(route, Route::Authority)
     }
 
-    fn respond(&self, request: &Request, conn: &ConnInfo) -> Response {
-        let response = self
-            .answer(request)
-            .unwrap_or_else(|failure| error_response(&failure, request, conn));
-        self.finish(response, request)
-    }
-
-    fn fault(
-        &self,
-        request: &Request,
-        code: u16,
-        retry_after: Option<&str>,
-        conn: &ConnInfo,
-    ) -> Response {
-        let mut response = error_response(&fault_failure(code), request, conn);
-        if let Some(seconds) = retry_after {
-            response = response.header("Retry-After", seconds);
+    fn answer(&self, request: &Request) -> Result<Response, Failure> {
+        let tenant = tenant_of(request.path()).ok_or_else(|| {
+            fail(
+                404,
+                "invalid_request",
+                90_012,
+                "The requested endpoint was not found.".into(),
+            )
+        })?;
+        if request.method != "POST" {
+            return Err(fail(
+                400,
+                "invalid_request",
+                900_561,
+                format!(
+                    "The endpoint only accepts POST, OPTIONS requests. Received a {} request.",
+                    request.method
+                ),
+            ));
         }
-        self.finish(response, request)
+        let scenario = &self.shared.scenario;
+        if !tenant.eq_ignore_ascii_case(&scenario.tenant_id) {
+            return Err(fail(
+                400,
+                "invalid_tenant",
+                90_002,
+                format!(
+                    "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."
+                ),
+            ));
+        }
+        let form = Form::of(request);
+        let grant = form
+            .get("grant_type")
+            .ok_or_else(|| missing("grant_type"))?;
+        if grant != "client_credentials" {
+            return Err(fail(
+                400,
+                "unsupported_grant_type",
+                70_003,
+                format!("The app requested an unsupported grant type '{grant}'."),
+            ));
+        }
+        let client_id = form.get("client_id").ok_or_else(|| missing("client_id"))?;
+        let workload = &scenario.workload_identity;
+        if !client_id.eq_ignore_ascii_case(&workload.client_id) {
+            return Err(fail(
+                400,
+                "unauthorized_client",
+                700_016,
+                format!(
+                    "Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."
+                ),
+            ));
+        }
+        let scope = form.get("scope").ok_or_else(|| missing("scope"))?;
+        let resource = resource_of(scope)?;
+        self.check_assertion(&form)?;
+        let identity = identities::user(scenario, workload);
+        let minted = self.shared.tokens.issue(&Order {
+            tenant: &scenario.tenant_id,
+            identity: &identity,
+            resource,
+            lifetime: LIFETIME_SECS,
+            cached: false,
+            upn: None,
+        });
+        // ENTRA-CC: `expires_in` is a number here, and there is no `expires_on`.
+        Ok(Response::json(
+            200,
+            &json!({
+                "token_type": "Bearer",
+                "expires_in": minted.expires_in,
+                "ext_expires_in": minted.ext_expires_in,
+                "access_token": minted.access_token,
+            }),
+        ))
     }
 
-    fn decorate(&self, response: &mut Response, request: &Request, _conn: &ConnInfo) {
-        *response = self.finish(std::mem::replace(response, Response::new(0)), request);
+    /// Entra's error body. The correlation id echoes the client's `client-request-id`.
+    fn error_response(&self, failure: &Failure, request: &Request, conn: &ConnInfo) -> Response {
+        let now = epoch_now();
+        let trace = random_guid();
+        let correlation = request
+            .header("client-request-id")
+            .map_or_else(random_guid, str::to_string);
+        let timestamp = entra_time(now);
+        let description = format!(
+            "AADSTS{}: {}\r\nTrace ID: {trace}\r\nCorrelation ID: {correlation}\r\nTimestamp: {timestamp}",
+            failure.code, failure.text
+        );
+        let scheme = if conn.tls { "https" } else { "http" };
+        let host = request
+            .header("host")
+            .unwrap_or("login.microsoftonline.com");
+        let body: Value = json!({
+            "error": failure.error,
+            "error_description": description,
+            "error_codes": [failure.code],
+            "timestamp": timestamp,
+            "trace_id": trace,
+            "correlation_id": correlation,
+            "error_uri": format!("{scheme}://{host}/error?code={}", failure.code),
+        });
+        Response::json(failure.status, &body)
+    }
+
+    /// The error for a status injected by a fault.
+    fn fault_failure(code: u16) -> Failure {
+        let transient = "A transient error has occurred. Please try again.".to_string();
+        match code {
+            429 | 502..=504 => fail(code, "temporarily_unavailable", 90_033, transient),
+            500 => fail(
+                500,
+                "server_error",
+                50_000,
+                "There was an error issuing a token or an issue with our sign-in service.".into(),
+            ),
+            404 => fail(
+                404,
+                "invalid_request",
+                90_012,
+                "The requested endpoint was not found.".into(),
+            ),
+            _ => fail(
+                code,
+                "invalid_request",
+                90_014,
+                "The request is not valid.".into(),
+            ),
+        }
+    }
+
+    /// Entra's headers on every answer.
+    fn finish(&self, mut response: Response, request: &Request) -> Response {
+        response.default_header("Content-Type", "application/json; charset=utf-8");
+        response.default_header("Cache-Control", "no-store, no-cache");
+        response.default_header("Pragma", "no-cache");
+        response.default_header("x-ms-request-id", &random_guid());
+        response.default_header("x-ms-ests-server", "2.1.19875.6 - WEULR1 ProdSlices");
+        if let Some(id) = request.header("client-request-id") {
+            response.default_header("client-request-id", id);
+        }
+        response.default_header("Date", &http_date(epoch_now()));
+        response
     }
 }
 

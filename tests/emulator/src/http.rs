@@ -168,6 +168,11 @@ impl Request {
         query_value(&self.target, key)
     }
 
+    /// The audience a token request names in its query, unless it is empty.
+    pub fn resource(&self) -> Option<String> {
+        self.query("resource").filter(|r| !r.is_empty())
+    }
+
     /// HTTP/1.1 keeps the connection unless told otherwise; HTTP/1.0 closes unless told otherwise.
     pub fn wants_close(&self) -> bool {
         let connection = self.header("connection").map(str::to_ascii_lowercase);
@@ -243,6 +248,14 @@ impl Response {
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_string(), value.to_string()));
         self
+    }
+
+    /// Adds `Retry-After` when a status fault asks for one.
+    pub fn retry_after(self, seconds: Option<&str>) -> Self {
+        match seconds {
+            Some(seconds) => self.header("Retry-After", seconds),
+            None => self,
+        }
     }
 
     pub fn has_header(&self, name: &str) -> bool {

@@ -7,12 +7,13 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use crate::encoding::epoch_now;
+use crate::host::Host;
 use crate::http::{Request, Response};
 use crate::identities::{self, Selector};
 use crate::instance::{self, Answer};
 use crate::record::Service;
 use crate::scenario::{Route, Scenario};
-use crate::server::{ConnInfo, Handler};
+use crate::server::ConnInfo;
 use crate::state::Shared;
 use crate::token::Identity;
 
@@ -90,7 +91,7 @@ impl<'a> Endpoint<'a> {
 }
 
 /// An IMDS error, rendered in the shape of the endpoint's category.
-enum Failure {
+pub enum Failure {
     Error {
         status: u16,
         /// The OAuth `error` code, shown only in the identity category.
@@ -114,47 +115,17 @@ impl Imds {
         Imds { shared }
     }
 
-    fn answer(&self, request: &Request) -> Result<Response, Failure> {
-        let endpoint = Endpoint::of(request.path());
-        check_request(request)?;
-        if endpoint == Endpoint::Versions {
-            let ascending: Vec<&str> = VERSIONS.iter().rev().copied().collect();
-            return Ok(Response::json(200, &json!({"apiVersions": ascending})));
-        }
-        if endpoint == Endpoint::Unknown {
-            return Err(fail(404, "not_found", "Not found"));
-        }
-        let version = api_version(request, &endpoint)?;
-        match endpoint {
-            Endpoint::Token => self.token(request),
-            Endpoint::IdentityInfo => Ok(Response::json(
-                200,
-                &json!({"tenantId": self.shared.scenario.tenant_id}),
-            )),
-            Endpoint::Instance(sub) => self.instance(request, &version, sub),
-            Endpoint::Versions | Endpoint::Unknown => Err(fail(404, "not_found", "Not found")),
-        }
-    }
-
     fn token(&self, request: &Request) -> Result<Response, Failure> {
         let scenario = &self.shared.scenario;
-        let resource = request
-            .query("resource")
-            .filter(|r| !r.is_empty())
-            .ok_or_else(|| {
-                fail(
-                    400,
-                    "invalid_request",
-                    "Required audience parameter not specified",
-                )
-            })?;
+        let resource = request.resource().ok_or_else(|| {
+            fail(
+                400,
+                "invalid_request",
+                "Required audience parameter not specified",
+            )
+        })?;
         let identity = choose_identity(scenario, request)?;
-        let minted = self.shared.tokens.mint(
-            &scenario.tenant_id,
-            &identity,
-            &resource,
-            scenario.token_lifetime_secs,
-        );
+        let minted = self.shared.tokens.mint(scenario, &identity, &resource);
         // Field order of the recorded real answers (alphabetical); every value a string.
         let mut body = Map::new();
         body.insert("access_token".into(), minted.access_token.into());
@@ -195,14 +166,6 @@ impl Imds {
                 "Bad request. Leaf nodes can only be queried with format=text",
             )),
         }
-    }
-
-    /// IMDS's common headers.
-    fn finish(&self, mut response: Response) -> Response {
-        response.default_header("Content-Type", "application/json; charset=utf-8");
-        response.default_header("Server", SERVER);
-        response.default_header("Date", &crate::encoding::http_date(epoch_now()));
-        response
     }
 }
 
@@ -282,44 +245,13 @@ fn choose_identity(scenario: &Scenario, request: &Request) -> Result<Identity, F
     }
 }
 
-/// The status and body of an IMDS error, in the category's shape.
-fn error_response(identity_category: bool, failure: &Failure) -> Response {
-    match failure {
-        Failure::ApiVersion => Response::json(
-            400,
-            &json!({
-                "error": "Bad request. api-version is invalid or was not specified in the request. For more information refer to aka.ms/azureimds",
-                "newest-versions": VERSIONS[..3],
-            }),
-        ),
-        Failure::Error { status, code, text } if identity_category => {
-            Response::json(*status, &json!({"error": code, "error_description": text}))
-        }
-        Failure::Error { status, text, .. } => Response::json(*status, &json!({"error": text})),
-    }
-}
-
-/// The category's error for a status injected by a fault (swagger examples, VMTOKEN table).
-fn fault_failure(code: u16) -> Failure {
-    match code {
-        400 => fail(400, "invalid_request", "Bad request"),
-        401 => fail(401, "unauthorized_client", "Unauthorized"),
-        403 => fail(403, "forbidden", "Forbidden"),
-        404 => fail(404, "not_found", "Not found"),
-        405 => fail(405, "method_not_allowed", "Not allowed"),
-        410 => fail(410, "service_unavailable", "IMDS is going through updates"),
-        429 => fail(429, "too_many_requests", "Too many requests"),
-        500 => fail(500, "server_error", "Server error"),
-        501..=599 => fail(code, "service_unavailable", "Service unavailable"),
-        _ => fail(code, "bad_request", "Bad request"),
-    }
-}
-
 fn in_identity_category(request: &Request) -> bool {
     request.path().starts_with("/metadata/identity")
 }
 
-impl Handler for Imds {
+impl Host for Imds {
+    type Failure = Failure;
+
     fn service(&self) -> Service {
         Service::Imds
     }
@@ -333,28 +265,66 @@ impl Handler for Imds {
         }
     }
 
-    fn respond(&self, request: &Request, _conn: &ConnInfo) -> Response {
-        let response = self
-            .answer(request)
-            .unwrap_or_else(|failure| error_response(in_identity_category(request), &failure));
-        self.finish(response)
-    }
-
-    fn fault(
-        &self,
-        request: &Request,
-        code: u16,
-        retry_after: Option<&str>,
-        _conn: &ConnInfo,
-    ) -> Response {
-        let mut response = error_response(in_identity_category(request), &fault_failure(code));
-        if let Some(seconds) = retry_after {
-            response = response.header("Retry-After", seconds);
+    fn answer(&self, request: &Request) -> Result<Response, Failure> {
+        let endpoint = Endpoint::of(request.path());
+        check_request(request)?;
+        if endpoint == Endpoint::Versions {
+            let ascending: Vec<&str> = VERSIONS.iter().rev().copied().collect();
+            return Ok(Response::json(200, &json!({"apiVersions": ascending})));
         }
-        self.finish(response)
+        if endpoint == Endpoint::Unknown {
+            return Err(fail(404, "not_found", "Not found"));
+        }
+        let version = api_version(request, &endpoint)?;
+        match endpoint {
+            Endpoint::Token => self.token(request),
+            Endpoint::IdentityInfo => Ok(Response::json(
+                200,
+                &json!({"tenantId": self.shared.scenario.tenant_id}),
+            )),
+            Endpoint::Instance(sub) => self.instance(request, &version, sub),
+            Endpoint::Versions | Endpoint::Unknown => Err(fail(404, "not_found", "Not found")),
+        }
     }
 
-    fn decorate(&self, response: &mut Response, _request: &Request, _conn: &ConnInfo) {
-        *response = self.finish(std::mem::replace(response, Response::new(0)));
+    /// The status and body of an IMDS error, in the category's shape.
+    fn error_response(&self, failure: &Failure, request: &Request, _: &ConnInfo) -> Response {
+        match failure {
+            Failure::ApiVersion => Response::json(
+                400,
+                &json!({
+                    "error": "Bad request. api-version is invalid or was not specified in the request. For more information refer to aka.ms/azureimds",
+                    "newest-versions": VERSIONS[..3],
+                }),
+            ),
+            Failure::Error { status, code, text } if in_identity_category(request) => {
+                Response::json(*status, &json!({"error": code, "error_description": text}))
+            }
+            Failure::Error { status, text, .. } => Response::json(*status, &json!({"error": text})),
+        }
+    }
+
+    /// The category's error for a status injected by a fault (swagger examples, VMTOKEN table).
+    fn fault_failure(code: u16) -> Failure {
+        match code {
+            400 => fail(400, "invalid_request", "Bad request"),
+            401 => fail(401, "unauthorized_client", "Unauthorized"),
+            403 => fail(403, "forbidden", "Forbidden"),
+            404 => fail(404, "not_found", "Not found"),
+            405 => fail(405, "method_not_allowed", "Not allowed"),
+            410 => fail(410, "service_unavailable", "IMDS is going through updates"),
+            429 => fail(429, "too_many_requests", "Too many requests"),
+            500 => fail(500, "server_error", "Server error"),
+            501..=599 => fail(code, "service_unavailable", "Service unavailable"),
+            _ => fail(code, "bad_request", "Bad request"),
+        }
+    }
+
+    /// IMDS's common headers.
+    fn finish(&self, mut response: Response, _: &Request) -> Response {
+        response.default_header("Content-Type", "application/json; charset=utf-8");
+        response.default_header("Server", SERVER);
+        response.default_header("Date", &crate::encoding::http_date(epoch_now()));
+        response
     }
 }

@@ -35,6 +35,7 @@ mod entra;
 mod faults;
 mod federation;
 mod foreign;
+mod host;
 mod http;
 mod identities;
 mod ids;

@@ -10,12 +10,13 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use crate::encoding::{epoch_now, http_date};
+use crate::host::Host;
 use crate::http::{Request, Response};
 use crate::identities;
 use crate::ids::random_guid;
 use crate::record::Service;
 use crate::scenario::Route;
-use crate::server::{ConnInfo, Handler};
+use crate::server::ConnInfo;
 use crate::state::Shared;
 
 pub const TOKEN_PATH: &str = "/metadata/identity/oauth2/token";
@@ -31,7 +32,7 @@ pub struct ServiceFabric {
 }
 
 /// A token service error: status, code, message.
-struct Failure {
+pub struct Failure {
     status: u16,
     code: &'static str,
     message: String,
@@ -59,6 +60,44 @@ impl ServiceFabric {
         ServiceFabric { shared, secret }
     }
 
+    /// SF-DOC's field order; `expires_on` a number as documented, or the string the Azure
+    /// SDK team saw when the scenario asks for it.
+    fn token(&self, resource: &str) -> Result<Response, Failure> {
+        let scenario = &self.shared.scenario;
+        // The cluster assigns the application one identity: the system one, else its only
+        // user-assigned one.
+        let users = identities::users(scenario);
+        let identity = match (identities::system(scenario), users.as_slice()) {
+            (Some(system), _) => system,
+            (None, [only]) => only.clone(),
+            _ => return Err(identity_not_found()),
+        };
+        let minted = self.shared.tokens.mint(scenario, &identity, resource);
+        let expires_on: Value = if scenario.service_fabric_expires_on_string {
+            minted.expires_on.to_string().into()
+        } else {
+            minted.expires_on.into()
+        };
+        let mut body = Map::new();
+        body.insert("token_type".into(), "Bearer".into());
+        body.insert("access_token".into(), minted.access_token.into());
+        body.insert("expires_on".into(), expires_on);
+        body.insert("resource".into(), resource.into());
+        Ok(Response::json(200, &Value::Object(body)))
+    }
+}
+
+impl Host for ServiceFabric {
+    type Failure = Failure;
+
+    fn service(&self) -> Service {
+        Service::ServiceFabric
+    }
+
+    fn on_route(&self, route: &Route, _request: &Request) -> bool {
+        matches!(route, Route::ServiceFabric)
+    }
+
     fn answer(&self, request: &Request) -> Result<Response, Failure> {
         if request.path() != TOKEN_PATH {
             return Err(fail(404, "NotFound", "Not found."));
@@ -84,103 +123,40 @@ impl ServiceFabric {
             );
             return Err(fail(400, "InvalidApiVersion", &message));
         }
-        let resource = request
-            .query("resource")
-            .filter(|r| !r.is_empty())
-            .ok_or_else(|| {
-                fail(
-                    400,
-                    "ArgumentNullOrEmpty",
-                    "The parameter 'resource' should not be null or empty string.",
-                )
-            })?;
+        let resource = request.resource().ok_or_else(|| {
+            fail(
+                400,
+                "ArgumentNullOrEmpty",
+                "The parameter 'resource' should not be null or empty string.",
+            )
+        })?;
         self.token(&resource)
     }
 
-    /// SF-DOC's field order; `expires_on` a number as documented, or the string the Azure
-    /// SDK team saw when the scenario asks for it.
-    fn token(&self, resource: &str) -> Result<Response, Failure> {
-        let scenario = &self.shared.scenario;
-        // The cluster assigns the application one identity: the system one, else its only
-        // user-assigned one.
-        let users = identities::users(scenario);
-        let identity = match (identities::system(scenario), users.as_slice()) {
-            (Some(system), _) => system,
-            (None, [only]) => only.clone(),
-            _ => return Err(identity_not_found()),
-        };
-        let minted = self.shared.tokens.mint(
-            &scenario.tenant_id,
-            &identity,
-            resource,
-            scenario.token_lifetime_secs,
-        );
-        let expires_on: Value = if scenario.service_fabric_expires_on_string {
-            minted.expires_on.to_string().into()
-        } else {
-            minted.expires_on.into()
-        };
-        let mut body = Map::new();
-        body.insert("token_type".into(), "Bearer".into());
-        body.insert("access_token".into(), minted.access_token.into());
-        body.insert("expires_on".into(), expires_on);
-        body.insert("resource".into(), resource.into());
-        Ok(Response::json(200, &Value::Object(body)))
+    fn error_response(&self, failure: &Failure, _: &Request, _: &ConnInfo) -> Response {
+        Response::json(
+            failure.status,
+            &json!({"error": {
+                "correlationId": random_guid(),
+                "code": failure.code,
+                "message": failure.message,
+            }}),
+        )
     }
 
-    fn finish(&self, mut response: Response) -> Response {
+    /// The error for a status injected by a fault; 500's is SF-DOC's.
+    fn fault_failure(code: u16) -> Failure {
+        match code {
+            404 => identity_not_found(),
+            429 => fail(429, "TooManyRequests", "Throttle limit reached."),
+            500 => fail(500, "InternalServerError", "An error occurred."),
+            _ => fail(code, "Error", crate::http::reason(code)),
+        }
+    }
+
+    fn finish(&self, mut response: Response, _: &Request) -> Response {
         response.default_header("Content-Type", "application/json");
         response.default_header("Date", &http_date(epoch_now()));
         response
-    }
-}
-
-fn error_response(failure: &Failure) -> Response {
-    Response::json(
-        failure.status,
-        &json!({"error": {
-            "correlationId": random_guid(),
-            "code": failure.code,
-            "message": failure.message,
-        }}),
-    )
-}
-
-/// The error for a status injected by a fault; 500's is SF-DOC's.
-fn fault_failure(code: u16) -> Failure {
-    match code {
-        404 => identity_not_found(),
-        429 => fail(429, "TooManyRequests", "Throttle limit reached."),
-        500 => fail(500, "InternalServerError", "An error occurred."),
-        _ => fail(code, "Error", crate::http::reason(code)),
-    }
-}
-
-impl Handler for ServiceFabric {
-    fn service(&self) -> Service {
-        Service::ServiceFabric
-    }
-
-    fn on_route(&self, route: &Route, _request: &Request) -> bool {
-        matches!(route, Route::ServiceFabric)
-    }
-
-    fn respond(&self, request: &Request, _conn: &ConnInfo) -> Response {
-        let response = self
-            .answer(request)
-            .unwrap_or_else(|failure| error_response(&failure));
-        self.finish(response)
-    }
-
-    fn fault(&self, _: &Request, code: u16, retry_after: Option<&str>, _: &ConnInfo) -> Response {
-        let mut response = error_response(&fault_failure(code));
-        if let Some(seconds) = retry_after {
-            response = response.header("Retry-After", seconds);
-        }
-        self.finish(response)
-    }
-
-    fn decorate(&self, response: &mut Response, _request: &Request, _conn: &ConnInfo) {
-        *response = self.finish(std::mem::replace(response, Response::new(0)));
     }
 }

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use crate::encoding::{base64url, epoch_now};
 use crate::ids::{random_below, random_bytes};
+use crate::scenario::Scenario;
 
 /// The managed identity a token is for.
 #[derive(Clone, Debug)]
@@ -62,13 +63,13 @@ pub struct TokenBook {
 
 impl TokenBook {
     /// Mints a managed identity's token for `identity` with audience `resource` (byte for byte
-    /// as requested), as IMDS hands it out of its cache.
-    pub fn mint(&self, tenant: &str, identity: &Identity, resource: &str, lifetime: u64) -> Minted {
+    /// as requested), as IMDS hands it out of its cache: the scenario's tenant and lifetime.
+    pub fn mint(&self, scenario: &Scenario, identity: &Identity, resource: &str) -> Minted {
         self.issue(&Order {
-            tenant,
+            tenant: &scenario.tenant_id,
             identity,
             resource,
-            lifetime,
+            lifetime: scenario.token_lifetime_secs,
             cached: true,
             upn: None,
         })

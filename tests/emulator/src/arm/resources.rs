@@ -49,11 +49,7 @@ impl Arm {
     }
 
     fn read_resource(&self, call: &Call, address: &Address) -> Result<Response, ArmError> {
-        self.authorize(
-            call,
-            &format!("{}/read", address.full_type()),
-            &address.scope(),
-        )?;
+        self.authorize_on(call, address, "read")?;
         let world = self.shared.world();
         existing_group(&world, address)?;
         let resource = visible(&world, address).ok_or_else(|| resource_not_found(address))?;
@@ -66,11 +62,7 @@ impl Arm {
     /// Creates or replaces the resource. Top-level resources need a `location` and cannot
     /// move; nested ones need their parent.
     fn put_resource(&self, call: &Call, address: &Address) -> Result<Response, ArmError> {
-        self.authorize(
-            call,
-            &format!("{}/write", address.full_type()),
-            &address.scope(),
-        )?;
+        self.authorize_on(call, address, "write")?;
         let request = json_object(call.request)?;
         let wanted_location = location(&request);
         if !address.is_nested() && wanted_location.is_none() {
@@ -118,11 +110,7 @@ impl Arm {
 
     /// Updates the resource: JSON merge patch, tags replaced whole.
     fn patch_resource(&self, call: &Call, address: &Address) -> Result<Response, ArmError> {
-        self.authorize(
-            call,
-            &format!("{}/write", address.full_type()),
-            &address.scope(),
-        )?;
+        self.authorize_on(call, address, "write")?;
         let request = json_object(call.request)?;
         let mut world = self.shared.world();
         writable_group(&world, address)?;
@@ -187,13 +175,21 @@ impl Arm {
         }
     }
 
+    /// Whether the caller may do `operation` (`read`, `write`, ...) on the resource's type at
+    /// its scope.
+    fn authorize_on(
+        &self,
+        call: &Call,
+        address: &Address,
+        operation: &str,
+    ) -> Result<(), ArmError> {
+        let action = format!("{}/{operation}", address.full_type());
+        self.authorize(call, &action, &address.scope())
+    }
+
     /// Deletes the resource; 204 if there is none.
     fn delete_resource(&self, call: &Call, address: &Address) -> Result<Response, ArmError> {
-        self.authorize(
-            call,
-            &format!("{}/delete", address.full_type()),
-            &address.scope(),
-        )?;
+        self.authorize_on(call, address, "delete")?;
         let mut world = self.shared.world();
         writable_group(&world, address)?;
         let Some(existing) = world.store.resource(address) else {
@@ -224,8 +220,7 @@ impl Arm {
 
     /// POST `{resource}/{action}`: the action's result at once, or 202 to follow.
     fn action(&self, call: &Call, address: &Address, action: &str) -> Result<Response, ArmError> {
-        let name = format!("{}/{action}/action", address.full_type());
-        self.authorize(call, &name, &address.scope())?;
+        self.authorize_on(call, address, &format!("{action}/action"))?;
         let mut world = self.shared.world();
         writable_group(&world, address)?;
         let existing = visible(&world, address).ok_or_else(|| resource_not_found(address))?;
