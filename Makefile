@@ -1,29 +1,97 @@
-# armi: `make` builds the static release binary; `make test` runs every test.
+# armi: `make` builds the static release binary; `make test` runs every test; `make dist` builds
+# the release tarballs (x86_64 and aarch64, static musl, reproducible).
 TARGET   := x86_64-unknown-linux-musl
+AARCH64  := aarch64-unknown-linux-musl
 BIN      := target/$(TARGET)/release/armi
+BIN_AARCH64 := target/$(AARCH64)/release/armi
 EMULATOR := target/release/armi-emulator
 CARGO    ?= cargo
+VERSION  := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
 
-.PHONY: all build musl-target emulator test demo bench lint clean
+# Reproducible release builds. Tarball mtimes come from the last commit's date: 0 when this is
+# not a git checkout of armi itself (as ARMI_COMMIT is then "unknown", see build.rs).
+SOURCE_DATE_EPOCH ?= $(shell [ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ] \
+	&& git log -1 --format=%ct 2>/dev/null || echo 0)
+export SOURCE_DATE_EPOCH
+# Paths compiled into the binary (panic locations) must not depend on where the checkout or
+# cargo's registry is: both are remapped. Passed with --config so that they apply to the musl
+# targets only (not to build scripts or to the host build of `cargo test`/clippy), and merge with
+# .cargo/config.toml. `make` and `make dist` use the same flags, so they share one build.
+# (A RUSTFLAGS variable in the environment would replace these flags: leave it unset.)
+CARGO_HOME ?= $(HOME)/.cargo
+REMAP = "--remap-path-prefix=$(CURDIR)=.", "--remap-path-prefix=$(CARGO_HOME)=/cargo"
+release = $(CARGO) build --release --locked -p armi --target $(1) --config 'target.$(1).rustflags=[$(REMAP)]'
+
+# Installs Debian packages when a check fails: as root with apt-get, else says what to install.
+# $(call need,WHAT,CHECK,PACKAGES)
+need = $(2) || { \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing $(3) (for $(1))"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		(apt-get install -y -qq --no-install-recommends $(3) >/dev/null 2>&1 || \
+		 { apt-get update -qq && apt-get install -y -qq --no-install-recommends $(3) >/dev/null; }) && \
+		$(2); \
+	else echo "$(1) is missing: install $(3) (apt-get install $(3))" >&2; exit 1; fi; }
+has = command -v $(1) >/dev/null 2>&1
+rust-target = rustup target list --installed 2>/dev/null | grep -qx '$(1)' || rustup target add $(1)
+
+.PHONY: all build build-aarch64 musl-target aarch64-tools qemu emulator test test-aarch64 \
+	dist check-repro demo bench lint clean
 
 all: build
 
 musl-target:
-	@rustup target list --installed 2>/dev/null | grep -qx '$(TARGET)' || rustup target add $(TARGET)
+	@$(call rust-target,$(TARGET))
 
 build: musl-target
-	$(CARGO) build --release --locked --target $(TARGET) -p armi
+	$(call release,$(TARGET))
 	@echo $(BIN)
+
+# aarch64 is cross-built with Debian's gcc-aarch64-linux-gnu as C compiler and linker driver
+# (.cargo/config.toml); musl's crt and libc come with the Rust target. ring's C needs the
+# cross C headers (libc6-dev-arm64-cross) for <stdint.h>.
+aarch64-tools:
+	@$(call rust-target,$(AARCH64))
+	@$(call need,the aarch64 C cross compiler (aarch64-linux-gnu-gcc with its headers),$(call has,aarch64-linux-gnu-gcc) && [ -f /usr/aarch64-linux-gnu/include/stdint.h ],gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+
+build-aarch64: aarch64-tools
+	$(call release,$(AARCH64))
+	@echo $(BIN_AARCH64)
+
+qemu:
+	@$(call need,qemu-aarch64-static,$(call has,qemu-aarch64-static),qemu-user-static)
 
 emulator:
 	$(CARGO) build --release --locked -p armi-emulator
 
 # Unit and integration tests run against the release static binary (ARMI_BIN), then the
-# artifact checks and the VM-like run in a private network namespace.
+# artifact checks, the empty chroot, and the VM-like run in a private network namespace.
 test: build emulator
 	ARMI_BIN=$(CURDIR)/$(BIN) $(CARGO) test --locked --workspace
 	tests/artifact.sh $(BIN) $(EMULATOR)
+	tests/chroot.sh $(BIN) $(EMULATOR)
 	tests/vm-like.sh $(BIN) $(EMULATOR)
+
+# The integration tests against the aarch64 binary under qemu-user (no binfmt_misc needed:
+# the wrapper calls qemu-aarch64-static itself). TEST_THREADS: how many tests run at once.
+# usage::version_names_the_target expects the test runner's own architecture (x86_64) in
+# --version, which a cross-built binary cannot print: it is skipped here, and the line after the
+# tests checks that the aarch64 binary names its own target instead.
+TEST_THREADS ?= 2
+test-aarch64: build-aarch64 qemu emulator
+	ARMI_BIN=$(CURDIR)/tests/aarch64-run.sh ARMI_EXPECT_ARCH=aarch64 $(CARGO) test --locked --test armi -- \
+		--test-threads=$(TEST_THREADS)
+	@v=$$(tests/aarch64-run.sh --version) && case "$$v" in *"$(AARCH64)"*) echo "test-aarch64: ok: $$v" ;; \
+		*) echo "test-aarch64: FAIL: --version under qemu printed: $$v" >&2; exit 1 ;; esac
+
+# dist/armi-VERSION-TARGET.tar.gz for both targets, and dist/SHA256SUMS.
+dist: build build-aarch64
+	tests/dist.sh $(VERSION) $(TARGET)=$(BIN) $(AARCH64)=$(BIN_AARCH64)
+
+# Builds dist twice, from two copies of this tree at different paths with their own target
+# directories, and compares the SHA256SUMS.
+check-repro: musl-target aarch64-tools
+	tests/check-repro.sh
 
 demo: build emulator
 	@tests/demo.sh $(BIN) $(EMULATOR)
@@ -37,3 +105,4 @@ lint:
 
 clean:
 	$(CARGO) clean
+	rm -rf dist

@@ -21,9 +21,15 @@ use crate::token::Token;
 pub fn run(parsed: Parsed) -> Result<()> {
     match parsed {
         Parsed::Help(text) => print(text.as_bytes()),
-        Parsed::Version => {
-            print(format!("armi {} ({})\n", env!("CARGO_PKG_VERSION"), target()).as_bytes())
-        }
+        Parsed::Version => print(
+            format!(
+                "armi {} ({}, commit {})\n",
+                env!("CARGO_PKG_VERSION"),
+                env!("ARMI_TARGET"),
+                env!("ARMI_COMMIT")
+            )
+            .as_bytes(),
+        ),
         Parsed::MissingCommand => {
             eprint!("{}", cli::HELP);
             Err(Error::usage("no command given"))
@@ -568,19 +574,4 @@ fn print(bytes: &[u8]) -> Result<()> {
         Err(e) if e.kind() == ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(Error::failed(format!("cannot write to stdout: {e}"))),
     }
-}
-
-fn target() -> String {
-    let env = if cfg!(target_env = "musl") {
-        "musl"
-    } else if cfg!(target_env = "gnu") {
-        "gnu"
-    } else {
-        "unknown"
-    };
-    format!(
-        "{}-unknown-{}-{env}",
-        std::env::consts::ARCH,
-        std::env::consts::OS
-    )
 }
