@@ -96,7 +96,7 @@ check-repro: musl-target aarch64-tools
 demo: build emulator
 	@tests/demo.sh $(BIN) $(EMULATOR)
 
-bench: build emulator
+bench: build build-aarch64 emulator
 	tests/bench.sh $(BIN) $(EMULATOR)
 
 lint:

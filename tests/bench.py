@@ -41,6 +41,12 @@ def seed(launcher, armi, script):
     print(f"armi peak RSS {ar / 1024:.2f} MiB (target <= 4 MiB)")
     size = os.path.getsize(armi)
     print(f"binary size: {size} bytes ({size / 1048576:.2f} MiB, budget 2 MiB), stripped static {armi}")
+    aarch64 = armi.replace("x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl")
+    if aarch64 != armi and os.path.exists(aarch64):
+        size = os.path.getsize(aarch64)
+        print(f"binary size: {size} bytes ({size / 1048576:.2f} MiB, budget 2 MiB), stripped static {aarch64}")
+    else:
+        print("binary size: aarch64 not built (make build-aarch64)")
 
 
 def list_run(launcher, armi, items, vars_file):

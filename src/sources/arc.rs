@@ -240,4 +240,20 @@ mod tests {
         std::fs::remove_dir_all(&d).ok();
         std::fs::remove_file(&other).ok();
     }
+
+    #[test]
+    fn an_unreadable_key_file_is_no_identity_with_the_himds_hint() {
+        let refuse = |why: String| Error::failed(why);
+        let e = io_refusal(
+            ErrorKind::PermissionDenied,
+            "/var/opt/azcmagent/tokens/a.key",
+            &refuse,
+        );
+        assert_eq!(e.kind, Kind::NoIdentity);
+        assert!(e.hint.unwrap_or_default().contains("himds group"));
+        assert_eq!(
+            io_refusal(ErrorKind::NotFound, "/x.key", &refuse).kind,
+            Kind::Failed
+        );
+    }
 }
