@@ -582,7 +582,15 @@ impl Http {
                     String::from_utf8_lossy(v.as_bytes()).into_owned(),
                 )
             })
-            .collect();
+            .collect::<Vec<(String, String)>>();
+        // A declared length over the cap is refused before reading a byte of it.
+        let declared = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > cap) {
+            return Err(classify(req, ureq::Error::BodyExceedsLimit(cap)));
+        }
         let body = response
             .into_body()
             .into_with_config()
