@@ -36,7 +36,7 @@ has = command -v $(1) >/dev/null 2>&1
 rust-target = rustup target list --installed 2>/dev/null | grep -qx '$(1)' || rustup target add $(1)
 
 .PHONY: all build build-aarch64 musl-target aarch64-tools qemu emulator test test-aarch64 \
-	dist check-repro demo bench lint clean
+	dist check-repro demo bench soak lint clean
 
 all: build
 
@@ -98,6 +98,21 @@ demo: build emulator
 
 bench: build build-aarch64 emulator
 	tests/bench.sh $(BIN) $(EMULATOR)
+
+# Fault soak, not part of `make test` or CI: SOAK_RUNS (default 2000) runs of the release binary,
+# SOAK_THREADS (default 16) at once, each against its own emulator with a random fault, checked
+# for exit code, deadline, no token on stderr and peak RSS (tests/soak.rs). The seed is printed
+# first; SOAK_SEED=S replays the set, SOAK_ONLY=N run N of it alone.
+soak: build
+	ARMI_BIN=$(CURDIR)/$(BIN) $(CARGO) test --locked --test soak -- --ignored --nocapture
+
+# Every fuzz target (fuzz/, cargo-fuzz with libFuzzer) for FUZZ_SECONDS each, two at a time,
+# from the seeds in fuzz/seeds/ and the corpus kept in fuzz/corpus/; installs cargo-fuzz when
+# missing and prints each target's executions, corpus and findings (in fuzz/artifacts/). Not in CI.
+FUZZ_SECONDS ?= 600
+.PHONY: fuzz
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) CARGO=$(CARGO) fuzz/run.sh
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -4,7 +4,7 @@
 //! IMDS. `--source` overrides the detection. Each host has its own request; all answers go
 //! through the same lenient parser, retry rules as far as each host allows, and error mapping.
 
-mod arc;
+pub mod arc;
 
 use std::path::PathBuf;
 

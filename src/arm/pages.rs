@@ -12,13 +12,24 @@ use crate::error::{Error, Result};
 /// looping.
 const MAX_PAGES: usize = 100_000;
 
+/// One page of a list.
 #[derive(Deserialize)]
-struct Page {
+pub struct Page {
     /// Absent in some real answers (an empty list can come back as `{}`).
     #[serde(default)]
-    value: Option<Vec<Value>>,
+    pub value: Option<Vec<Value>>,
     #[serde(default, rename = "nextLink")]
-    next_link: Option<String>,
+    pub next_link: Option<String>,
+}
+
+/// Parses one page's body (no network: the fuzz target drives it). `status` and `what` are for
+/// the error.
+pub fn parse_page(body: &[u8], status: u16, what: &str) -> Result<Page> {
+    serde_json::from_slice(body).map_err(|e| {
+        Error::failed(format!(
+            "{what}: ARM answered {status} but the body is not a list page ({e})"
+        ))
+    })
 }
 
 /// What the receiver of items wants next.
@@ -48,12 +59,7 @@ pub fn each_item(
             session.send("GET", &url, vec![], None, &page_what)?,
             &page_what,
         )?;
-        let page: Page = serde_json::from_slice(&reply.body).map_err(|e| {
-            Error::failed(format!(
-                "{page_what}: ARM answered {} but the body is not a list page ({e})",
-                reply.status
-            ))
-        })?;
+        let page = parse_page(&reply.body, reply.status, &page_what)?;
         drop(reply);
         for item in page.value.unwrap_or_default() {
             items += 1;

@@ -77,7 +77,7 @@ pub fn token(http: &Http, endpoint: &Url, key_dir: &Path, resource: &str) -> Res
 }
 
 /// The path in `Basic realm=<path>` (quoted or not).
-fn realm(header: &str) -> std::result::Result<String, String> {
+pub fn realm(header: &str) -> std::result::Result<String, String> {
     if header.is_empty() {
         return Err("the 401 has no WWW-Authenticate header".into());
     }
