@@ -81,6 +81,8 @@ TEST_THREADS ?= 2
 test-aarch64: build-aarch64 qemu emulator
 	ARMI_BIN=$(CURDIR)/tests/aarch64-run.sh ARMI_EXPECT_ARCH=aarch64 $(CARGO) test --locked --test armi -- \
 		--test-threads=$(TEST_THREADS)
+	@size=$$(stat -c %s $(BIN_AARCH64)) && [ "$$size" -le 2097152 ] \
+		|| { echo "test-aarch64: FAIL: $(BIN_AARCH64) is $$size bytes, over the 2 MiB budget" >&2; exit 1; }
 	@v=$$(tests/aarch64-run.sh --version) && case "$$v" in *"$(AARCH64)"*) echo "test-aarch64: ok: $$v" ;; \
 		*) echo "test-aarch64: FAIL: --version under qemu printed: $$v" >&2; exit 1 ;; esac
 
