@@ -19,6 +19,22 @@ fn disk_path(sc: &Scenario) -> String {
 
 const DISK: &str = r#"{"location":"westeurope","properties":{"diskSizeGB":32,"creationData":{"createOption":"Empty"}}}"#;
 
+/// `armi rest PUT` of a new disk in the VM's group, plus `extra` arguments.
+fn put_disk(emu: &Emulator, extra: &[&str]) -> Run {
+    let disk = disk_path(emu.scenario());
+    let mut args = vec![
+        "rest",
+        "PUT",
+        &disk,
+        "--api-version",
+        COMPUTE,
+        "--body",
+        DISK,
+    ];
+    args.extend_from_slice(extra);
+    run(emu, &args)
+}
+
 fn polls(emu: &Emulator) -> usize {
     arm_requests(emu)
         .iter()
@@ -63,20 +79,7 @@ fn put_wait_follows_azure_async_operation_to_the_final_resource() {
         ..writable()
     };
     let emu = Emulator::start(sc);
-    let disk = disk_path(emu.scenario());
-    let run = run(
-        &emu,
-        &[
-            "rest",
-            "PUT",
-            &disk,
-            "--api-version",
-            COMPUTE,
-            "--body",
-            DISK,
-            "--wait",
-        ],
-    );
+    let run = put_disk(&emu, &["--wait"]);
     run.expect_code(0);
     let doc = run.json();
     assert_eq!(doc["name"], "data-1");
@@ -99,22 +102,9 @@ fn a_failed_operation_is_exit_1_with_its_error() {
         lro: Lro::AsyncOperation { polls: 1, outcome },
         ..writable()
     });
-    let disk = disk_path(emu.scenario());
-    run(
-        &emu,
-        &[
-            "rest",
-            "PUT",
-            &disk,
-            "--api-version",
-            COMPUTE,
-            "--body",
-            DISK,
-            "--wait",
-        ],
-    )
-    .expect_code(1)
-    .expect_stderr("the operation failed: QuotaExceeded: Operation could not be completed");
+    put_disk(&emu, &["--wait"])
+        .expect_code(1)
+        .expect_stderr("the operation failed: QuotaExceeded: Operation could not be completed");
 }
 
 #[test]
@@ -126,22 +116,9 @@ fn a_canceled_operation_is_exit_1() {
         },
         ..writable()
     });
-    let disk = disk_path(emu.scenario());
-    run(
-        &emu,
-        &[
-            "rest",
-            "PUT",
-            &disk,
-            "--api-version",
-            COMPUTE,
-            "--body",
-            DISK,
-            "--wait",
-        ],
-    )
-    .expect_code(1)
-    .expect_stderr("was canceled");
+    put_disk(&emu, &["--wait"])
+        .expect_code(1)
+        .expect_stderr("was canceled");
 }
 
 #[test]
@@ -155,20 +132,7 @@ fn delete_wait_follows_location_until_done() {
     });
     let disk = disk_path(emu.scenario());
     // Create it first (the LRO pattern applies to the PUT too), then delete it.
-    run(
-        &emu,
-        &[
-            "rest",
-            "PUT",
-            &disk,
-            "--api-version",
-            COMPUTE,
-            "--body",
-            DISK,
-            "--wait",
-        ],
-    )
-    .expect_code(0);
+    put_disk(&emu, &["--wait"]).expect_code(0);
     let run = run(
         &emu,
         &["rest", "DELETE", &disk, "--api-version", COMPUTE, "--wait"],
@@ -217,19 +181,7 @@ fn without_wait_an_accepted_operation_is_reported_and_not_polled() {
         },
         ..writable()
     });
-    let disk = disk_path(emu.scenario());
-    let run = run(
-        &emu,
-        &[
-            "rest",
-            "PUT",
-            &disk,
-            "--api-version",
-            COMPUTE,
-            "--body",
-            DISK,
-        ],
-    );
+    let run = put_disk(&emu, &[]);
     run.expect_code(0).expect_stderr("--wait");
     assert_eq!(arm_requests(&emu).len(), 1);
 }
@@ -245,22 +197,9 @@ fn an_operation_url_on_another_host_is_refused_and_that_host_sees_nothing() {
         ..writable()
     };
     let emu = Emulator::start(sc);
-    let disk = disk_path(emu.scenario());
-    run(
-        &emu,
-        &[
-            "rest",
-            "PUT",
-            &disk,
-            "--api-version",
-            COMPUTE,
-            "--body",
-            DISK,
-            "--wait",
-        ],
-    )
-    .expect_code(1)
-    .expect_stderr("refused to follow");
+    put_disk(&emu, &["--wait"])
+        .expect_code(1)
+        .expect_stderr("refused to follow");
     assert_eq!(emu.count(Service::Foreign), 0);
 }
 
@@ -275,22 +214,9 @@ fn an_operation_url_over_plain_http_is_refused() {
         ..writable()
     };
     let emu = Emulator::start(sc);
-    let disk = disk_path(emu.scenario());
-    run(
-        &emu,
-        &[
-            "rest",
-            "PUT",
-            &disk,
-            "--api-version",
-            COMPUTE,
-            "--body",
-            DISK,
-            "--wait",
-        ],
-    )
-    .expect_code(1)
-    .expect_stderr("refused to follow");
+    put_disk(&emu, &["--wait"])
+        .expect_code(1)
+        .expect_stderr("refused to follow");
     assert_eq!(arm_requests(&emu).len(), 1);
 }
 
@@ -303,22 +229,7 @@ fn a_long_operation_past_the_timeout_is_exit_7() {
         },
         ..writable()
     });
-    let disk = disk_path(emu.scenario());
-    let run = run(
-        &emu,
-        &[
-            "rest",
-            "PUT",
-            &disk,
-            "--api-version",
-            COMPUTE,
-            "--body",
-            DISK,
-            "--wait",
-            "--timeout",
-            "3",
-        ],
-    );
+    let run = put_disk(&emu, &["--wait", "--timeout", "3"]);
     run.expect_code(7).expect_stderr("still running");
 }
 
@@ -562,20 +473,7 @@ fn a_put_is_retried_on_503() {
         limit: Limit::Times(1),
     }];
     let emu = Emulator::start(sc);
-    let disk = disk_path(emu.scenario());
-    run(
-        &emu,
-        &[
-            "rest",
-            "PUT",
-            &disk,
-            "--api-version",
-            COMPUTE,
-            "--body",
-            DISK,
-        ],
-    )
-    .expect_code(0);
+    put_disk(&emu, &[]).expect_code(0);
     assert_eq!(arm_requests(&emu).len(), 2);
 }
 
