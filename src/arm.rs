@@ -90,6 +90,15 @@ pub fn expect_success(reply: Reply, what: &str) -> Result<Reply> {
     }
 }
 
+/// `/subscriptions/{sub}/resourcegroups/{group}` (the SDKs' spelling; ARM ignores case), each segment encoded on its own.
+fn group_path(subscription: &SubscriptionId, group: &ResourceGroupName) -> String {
+    format!(
+        "/subscriptions/{}/resourcegroups/{}",
+        percent_encode(subscription.as_str()),
+        percent_encode(group.as_str())
+    )
+}
+
 /// The URL of one resource group.
 pub fn group_url(
     endpoint: &Endpoint,
@@ -99,11 +108,7 @@ pub fn group_url(
 ) -> Result<Url> {
     build(
         endpoint,
-        &format!(
-            "/subscriptions/{}/resourcegroups/{}",
-            percent_encode(subscription.as_str()),
-            percent_encode(group.as_str())
-        ),
+        &group_path(subscription, group),
         api_version,
         None,
     )
@@ -116,15 +121,11 @@ pub fn groups_url(
     api_version: &str,
     top: Option<u32>,
 ) -> Result<Url> {
-    build(
-        endpoint,
-        &format!(
-            "/subscriptions/{}/resourcegroups",
-            percent_encode(subscription.as_str())
-        ),
-        api_version,
-        top,
-    )
+    let path = format!(
+        "/subscriptions/{}/resourcegroups",
+        percent_encode(subscription.as_str())
+    );
+    build(endpoint, &path, api_version, top)
 }
 
 /// The URL of the list of resources in a group.
@@ -134,16 +135,8 @@ pub fn resources_url(
     group: &ResourceGroupName,
     api_version: &str,
 ) -> Result<Url> {
-    build(
-        endpoint,
-        &format!(
-            "/subscriptions/{}/resourceGroups/{}/resources",
-            percent_encode(subscription.as_str()),
-            percent_encode(group.as_str())
-        ),
-        api_version,
-        None,
-    )
+    let path = format!("{}/resources", group_path(subscription, group));
+    build(endpoint, &path, api_version, None)
 }
 
 fn build(endpoint: &Endpoint, path: &str, api_version: &str, top: Option<u32>) -> Result<Url> {

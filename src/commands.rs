@@ -76,57 +76,99 @@ struct Ctx<'a> {
     source: &'a Source,
 }
 
-/// `armi group`: the VM's own group unless told otherwise.
-fn group(ctx: &Ctx) -> Result<()> {
-    let (http, settings) = (ctx.http, ctx.settings);
-    let needs_vm = settings.subscription.is_none() || settings.resource_group.is_none();
+/// Where a command about one subscription (and maybe one group) points: flags first, the
+/// VM's instance metadata for what they leave out, and the cloud's ARM endpoint.
+struct Scope {
+    cloud: Cloud,
+    endpoint: Endpoint,
+    subscription: SubscriptionId,
+    group: Option<ResourceGroupName>,
+}
+
+fn scope(ctx: &Ctx, with_group: bool) -> Result<Scope> {
+    let settings = ctx.settings;
+    let needs_vm =
+        settings.subscription.is_none() || (with_group && settings.resource_group.is_none());
     let (vm, cloud) = vm_and_cloud(ctx, needs_vm)?;
     let subscription = subscription(ctx, vm.as_ref())?;
-    let group = resource_group(ctx, vm.as_ref())?;
+    let group = if with_group {
+        Some(resource_group(ctx, vm.as_ref())?)
+    } else {
+        None
+    };
     let endpoint = arm_endpoint(settings, &cloud)?;
-    let url = arm::group_url(&endpoint, &subscription, &group, api_version(settings))?;
+    Ok(Scope {
+        cloud,
+        endpoint,
+        subscription,
+        group,
+    })
+}
+
+/// `armi group`: the VM's own group unless told otherwise.
+fn group(ctx: &Ctx) -> Result<()> {
+    let Scope {
+        cloud,
+        endpoint,
+        subscription,
+        group,
+    } = scope(ctx, true)?;
+    let group = group.ok_or_else(|| Error::failed("internal: no group"))?;
+    let url = arm::group_url(&endpoint, &subscription, &group, api_version(ctx.settings))?;
     let what = format!(
         "GET resource group '{}' in subscription {}",
         group.as_str(),
         subscription.as_str()
     );
     let token = arm_token(ctx, &cloud)?;
-    let session = open(http, &endpoint, &token)?;
-    let doc = session.get_json(&url, &what)?;
-    print_data(doc, settings)
+    let doc = open(ctx.http, &endpoint, &token)?.get_json(&url, &what)?;
+    print_data(doc, ctx.settings)
 }
 
 /// `armi groups`: every resource group of the subscription, all pages.
 fn groups(ctx: &Ctx, top: Option<u32>) -> Result<()> {
-    let (http, settings) = (ctx.http, ctx.settings);
-    let (vm, cloud) = vm_and_cloud(ctx, settings.subscription.is_none())?;
-    let subscription = subscription(ctx, vm.as_ref())?;
-    let endpoint = arm_endpoint(settings, &cloud)?;
-    let url = arm::groups_url(&endpoint, &subscription, api_version(settings), top)?;
+    let Scope {
+        cloud,
+        endpoint,
+        subscription,
+        ..
+    } = scope(ctx, false)?;
+    let url = arm::groups_url(&endpoint, &subscription, api_version(ctx.settings), top)?;
     let what = format!(
         "list resource groups in subscription {}",
         subscription.as_str()
     );
     let token = arm_token(ctx, &cloud)?;
-    print_list(&open(http, &endpoint, &token)?, url, &what, settings)
+    print_list(
+        &open(ctx.http, &endpoint, &token)?,
+        url,
+        &what,
+        ctx.settings,
+    )
 }
 
 /// `armi resources`: every resource in a group (default: the VM's), all pages.
 fn resources(ctx: &Ctx) -> Result<()> {
-    let (http, settings) = (ctx.http, ctx.settings);
-    let needs_vm = settings.subscription.is_none() || settings.resource_group.is_none();
-    let (vm, cloud) = vm_and_cloud(ctx, needs_vm)?;
-    let subscription = subscription(ctx, vm.as_ref())?;
-    let group = resource_group(ctx, vm.as_ref())?;
-    let endpoint = arm_endpoint(settings, &cloud)?;
-    let url = arm::resources_url(&endpoint, &subscription, &group, api_version(settings))?;
+    let Scope {
+        cloud,
+        endpoint,
+        subscription,
+        group,
+    } = scope(ctx, true)?;
+    let group = group.ok_or_else(|| Error::failed("internal: no group"))?;
+    let url = arm::resources_url(&endpoint, &subscription, &group, api_version(ctx.settings))?;
     let what = format!(
         "list resources in group '{}' of subscription {}",
         group.as_str(),
         subscription.as_str()
     );
     let token = arm_token(ctx, &cloud)?;
-    print_list(&open(http, &endpoint, &token)?, url, &what, settings)
+    print_list(
+        &open(ctx.http, &endpoint, &token)?,
+        url,
+        &what,
+        ctx.settings,
+    )
 }
 
 /// `armi get PATH|URL`: any ARM GET; `--all` merges every page's `value`.

@@ -73,9 +73,11 @@ fn resources_of_a_named_group() {
     let run = run(&emu, &["resources", "-g", "rg-gen-0001"]);
     run.expect_code(0);
     assert!(
+        // ARM compares path segments case-insensitively.
         arm_requests(&emu)[0]
             .target
-            .contains("/resourceGroups/rg-gen-0001/resources?")
+            .to_ascii_lowercase()
+            .contains("/resourcegroups/rg-gen-0001/resources?")
     );
     assert_eq!(run.json().as_array().unwrap().len(), 3);
 }
