@@ -186,9 +186,14 @@ fn split_host_port(authority: &str) -> std::result::Result<(&str, Option<u16>), 
         ),
         None => None,
     };
-    let valid_host = host
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '_'));
+    // A colon belongs only to an IPv6 address, and that only in brackets (split off above): the
+    // HTTP stack would refuse anything else, or read another host from it.
+    let valid_host = if authority.starts_with('[') {
+        host.parse::<std::net::Ipv6Addr>().is_ok()
+    } else {
+        host.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    };
     if !valid_host {
         return Err(format!("has an invalid host '{host}'"));
     }
@@ -953,6 +958,28 @@ mod tests {
             "https://exa%mple.com",
         ] {
             assert!(Endpoint::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Found by fuzzing (urls_names): `https://[:::::::::::::]:282/` passed as an IPv6 host,
+    /// which the HTTP stack then refused; a colon outside brackets made another host.
+    #[test]
+    fn endpoint_hosts_with_colons_must_be_bracketed_ipv6_addresses() {
+        for bad in [
+            "https://[:::::::::::::]:282/",
+            "https://[management.azure.com]",
+            "https://[fe80::1%25eth0]",
+            "https://::1:443",
+            "https://evil.com:x.vault.azure.net:443",
+        ] {
+            assert!(Endpoint::parse(bad).is_err(), "{bad}");
+        }
+        for good in [
+            "https://[::1]:443",
+            "http://[2001:db8::7]",
+            "https://[::ffff:127.0.0.1]",
+        ] {
+            assert!(Endpoint::parse(good).is_ok(), "{good}");
         }
     }
 

@@ -2,11 +2,17 @@
 //! through) and a list page (`arm::pages::parse_page`, then its `nextLink` followed from ARM's
 //! origin). Byte 0-1: the status (100-599); byte 2: whether armi gave up retrying; the rest: the
 //! body, whose first line is also the `Location` header.
+//!
+//! Checked: whatever ARM says, the error is one clean line (and a hint), and a `nextLink` armi
+//! would follow is on ARM's own origin and goes where armi thinks.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
 use armi::arm::{self, Origin, pages};
 use armi::http::{Endpoint, Reply};
+
+mod common;
+use common::{assert_on, assert_one_error};
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 3 {
@@ -21,13 +27,18 @@ fuzz_target!(|data: &[u8]| {
         body: body.to_vec(),
         gave_up: (data[2] & 1 == 1).then(|| "gave up after 4 tries".to_string()),
     };
-    let _ = arm::failure("listing resource groups", &reply).report();
+    assert_one_error(&arm::failure("listing resource groups", &reply));
 
-    if let Ok(page) = pages::parse_page(body, 200, "listing resource groups") {
-        let origin = Origin::of(&Endpoint::parse("https://management.azure.com").unwrap());
-        if let Some(link) = page.next_link {
-            let _ = origin.follow(&link, "nextLink");
+    match pages::parse_page(body, 200, "listing resource groups") {
+        Ok(page) => {
+            let origin = Origin::of(&Endpoint::parse("https://management.azure.com").unwrap());
+            if let Some(link) = page.next_link {
+                match origin.follow(&link, "nextLink") {
+                    Ok(url) => assert_on(&url, true, "management.azure.com", 443, false),
+                    Err(e) => assert_one_error(&e),
+                }
+            }
         }
-        let _ = page.value.map(|v| v.len());
+        Err(e) => assert_one_error(&e),
     }
 });

@@ -1,21 +1,55 @@
 //! A token endpoint's answer body (IMDS and every other identity host) → `Token::parse`, then
 //! everything armi prints from a token.
+//!
+//! Checked: a parsed token fits an `Authorization` header (visible ASCII only) and prints as it
+//! parsed; a refused body is one clean error line; the token itself never appears in an error
+//! or in `Debug` (the body is parsed again with a marker as its access_token).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-use armi::token::Token;
+use armi::token::{Token, rfc3339};
+use serde_json::Value;
+
+mod common;
+use common::assert_one_error;
 
 /// 2026-01-01T00:00:00Z: a fixed "now" keeps runs reproducible.
 const NOW: u64 = 1_767_225_600;
 
+/// Stands for the token: text armi never writes itself.
+const MARK: &str = "Mk7Qp2Vx9Lr4Tz8Wn3Hb6";
+
 fuzz_target!(|body: &[u8]| {
     match Token::parse(body, NOW) {
         Ok(token) => {
-            let _ = token.expires_at();
-            let _ = token.to_json().to_string();
+            let header_safe = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic());
+            assert!(header_safe(&token.access_token));
+            assert!(header_safe(&token.token_type));
+            let json = token.to_json();
+            assert_eq!(json["access_token"], token.access_token.as_str());
+            assert_eq!(json["expires_on"], token.expires_on);
+            assert_eq!(json["expires_at"], rfc3339(token.expires_on).as_str());
         }
-        Err(e) => {
-            let _ = e.report();
+        Err(e) => assert_one_error(&e),
+    }
+
+    let Ok(Value::Object(mut fields)) = serde_json::from_slice::<Value>(body) else {
+        return;
+    };
+    if !fields.get("access_token").is_some_and(Value::is_string) {
+        return;
+    }
+    let elsewhere = fields.values().any(|v| v.to_string().contains(MARK));
+    fields.insert("access_token".into(), MARK.into());
+    let marked = serde_json::to_vec(&Value::Object(fields)).unwrap();
+    match Token::parse(&marked, NOW) {
+        Ok(token) => {
+            assert_eq!(token.access_token, MARK);
+            assert!(
+                elsewhere || !format!("{token:?}").contains(MARK),
+                "{token:?}"
+            );
         }
+        Err(e) => assert!(elsewhere || !e.report().contains(MARK), "{}", e.report()),
     }
 });

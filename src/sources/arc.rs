@@ -111,20 +111,7 @@ fn read_key(realm: &str, key_dir: &Path) -> Result<String> {
             clean(realm)
         ))
     };
-    let path = Path::new(realm);
-    if !path.is_absolute()
-        || path
-            .components()
-            .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
-    {
-        return Err(refuse("not a plain absolute path".into()));
-    }
-    if path.extension().and_then(|e| e.to_str()) != Some("key") {
-        return Err(refuse("it does not end in .key".into()));
-    }
-    if path.parent() != Some(key_dir) {
-        return Err(refuse(format!("it is not in {}", key_dir.display())));
-    }
+    let path = key_path(realm, key_dir).map_err(refuse)?;
     let meta = std::fs::symlink_metadata(path).map_err(|e| io_refusal(e.kind(), realm, &refuse))?;
     if meta.file_type().is_symlink() {
         return Err(refuse("it is a symbolic link".into()));
@@ -156,6 +143,26 @@ fn read_key(realm: &str, key_dir: &Path) -> Result<String> {
         return Err(refuse("it is empty or holds control characters".into()));
     }
     Ok(secret)
+}
+
+/// The realm as a path, when it names a `.key` file directly in the agent's key directory;
+/// why not otherwise. Only the text is checked here: the file itself is checked when opened.
+pub fn key_path<'a>(realm: &'a str, key_dir: &Path) -> std::result::Result<&'a Path, String> {
+    let path = Path::new(realm);
+    if !path.is_absolute()
+        || path
+            .components()
+            .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
+    {
+        return Err("not a plain absolute path".into());
+    }
+    if path.extension().and_then(|e| e.to_str()) != Some("key") {
+        return Err("it does not end in .key".into());
+    }
+    if path.parent() != Some(key_dir) {
+        return Err(format!("it is not in {}", key_dir.display()));
+    }
+    Ok(path)
 }
 
 fn io_refusal(kind: ErrorKind, realm: &str, refuse: &dyn Fn(String) -> Error) -> Error {
