@@ -1051,6 +1051,27 @@ mod tests {
         assert_eq!(render(&json!("a\nb"), Format::Compact), "\"a\\nb\"\n");
     }
 
+    /// Found by fuzzing (query): serde_json's default float parser can land one unit in the last
+    /// place off, so a number ARM sent came out changed (2.2222222222222166e+17 printed as
+    /// 2.222222222222217e+17). Its `float_roundtrip` parser is exact.
+    #[test]
+    fn numbers_print_as_the_service_sent_them() {
+        for text in [
+            "2.2222222222222166e+17",
+            "0.1",
+            "-2.5",
+            "1e-7",
+            "1.7976931348623157e+308",
+            "5e-324",
+            "18446744073709551615",
+            "-9223372036854775808",
+        ] {
+            let value: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(render(&value, Format::Compact), format!("{text}\n"));
+            assert_eq!(render(&value, Format::Tsv), format!("{text}\n"));
+        }
+    }
+
     #[test]
     fn render_none_prints_nothing() {
         assert_eq!(render(&group(), Format::None), "");
