@@ -1070,6 +1070,11 @@ mod tests {
             assert_eq!(render(&value, Format::Compact), format!("{text}\n"));
             assert_eq!(render(&value, Format::Tsv), format!("{text}\n"));
         }
+        // The value is kept, not the spelling (README § Output formats).
+        for (sent, printed) in [("1.50", "1.5"), ("1E3", "1000.0"), ("-0.0", "-0.0")] {
+            let value: Value = serde_json::from_str(sent).unwrap();
+            assert_eq!(render(&value, Format::Compact), format!("{printed}\n"));
+        }
     }
 
     #[test]
