@@ -265,6 +265,18 @@ impl Reply {
     }
 }
 
+/// How an identity host on this machine or its host (IMDS, Arc, App Service, Service Fabric...)
+/// is reached: directly, never through a proxy, never following a redirect.
+fn local_host_config() -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+    Agent::config_builder()
+        .proxy(None)
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .timeout_connect(Some(IMDS_CONNECT_TIMEOUT))
+        .user_agent(USER_AGENT)
+        .accept("application/json")
+}
+
 /// The transport settings a command runs with.
 pub struct Http {
     identity: Agent,
@@ -288,15 +300,7 @@ pub struct ArmTransport {
 
 impl Http {
     pub fn new(deadline: Deadline, verbose: bool, arm: Option<ArmTransport>) -> Http {
-        let identity = Agent::config_builder()
-            .proxy(None)
-            .max_redirects(0)
-            .http_status_as_error(false)
-            .timeout_connect(Some(IMDS_CONNECT_TIMEOUT))
-            .user_agent(USER_AGENT)
-            .accept("application/json")
-            .build()
-            .new_agent();
+        let identity = local_host_config().build().new_agent();
         Http {
             identity,
             arm_transport: arm,
@@ -360,15 +364,9 @@ impl Http {
         if self.pinned.get().is_some() {
             return;
         }
-        let config = Agent::config_builder()
-            .proxy(None)
-            .max_redirects(0)
-            .http_status_as_error(false)
-            .timeout_connect(Some(IMDS_CONNECT_TIMEOUT))
-            .user_agent(USER_AGENT)
-            .accept("application/json")
-            .build();
-        let _ = self.pinned.set(crate::pinned::agent(config, pin));
+        let _ = self
+            .pinned
+            .set(crate::pinned::agent(local_host_config().build(), pin));
     }
 
     /// Writes one `-v` line (redacted).
