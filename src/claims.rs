@@ -5,7 +5,8 @@
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::imds::{Identity, clean};
+use crate::identity::Identity;
+use crate::text::clean;
 use crate::token::rfc3339;
 
 /// The claims of an access token.

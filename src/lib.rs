@@ -1,20 +1,26 @@
 //! armi: act as this Azure machine's managed identity from a shell.
 //!
-//! The library holds everything; `main.rs` only parses, runs and reports. The modules the fuzz
-//! targets (`fuzz/`) drive are public; the library has no other users and no stable API.
+//! The library holds everything; `main.rs` only reads the environment, runs and reports. The
+//! modules the fuzz targets (`fuzz/`) drive are public; the library has no other users and no
+//! stable API. ARCHITECTURE.md is the map.
 
+pub mod answer;
 pub mod arm;
+pub mod checkup;
 pub mod claims;
 pub mod cli;
 pub mod cloud;
-pub mod commands;
-mod doctor;
+pub mod cmd;
+pub mod env;
 pub mod error;
+pub mod files;
 #[cfg(test)]
 mod garbage;
 pub mod http;
-pub mod imds;
+pub mod identity;
 pub mod output;
-mod pinned;
+pub mod scope;
+pub mod secret;
 pub mod sources;
+pub mod text;
 pub mod token;

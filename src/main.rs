@@ -3,11 +3,12 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let env = |name: &str| std::env::var(name).ok();
-    match armi::cli::parse(std::env::args_os().skip(1), &env).and_then(armi::commands::run) {
+    let env = armi::env::Env::from_process();
+    match armi::cmd::main(std::env::args_os().skip(1), &env) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprint!("{}", e.report());
+            use std::io::Write;
+            let _ = std::io::stderr().lock().write_all(e.report().as_bytes());
             ExitCode::from(e.exit_code())
         }
     }

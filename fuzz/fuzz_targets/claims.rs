@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 
 use armi::claims::Claims;
-use armi::imds::Identity;
+use armi::identity::Identity;
 
 mod common;
 use common::{assert_one_error, assert_one_line};

@@ -10,7 +10,8 @@ use libfuzzer_sys::fuzz_target;
 use armi::arm::{self, ResourceGroupName, SubscriptionId};
 use armi::cloud::{CLOUDS, Cloud};
 use armi::http::Endpoint;
-use armi::imds::{Vm, clean};
+use armi::sources::imds::Vm;
+use armi::text::clean;
 
 mod common;
 use common::{assert_on, assert_one_line};
@@ -28,7 +29,7 @@ fuzz_target!(|body: &[u8]| {
         ) {
             for cloud in CLOUDS {
                 let endpoint = Endpoint::parse(cloud.arm_endpoint).unwrap();
-                let url = arm::group_url(&endpoint, &subscription, &group, "2021-04-01")
+                let url = arm::group_url(&endpoint, &subscription, &group, "", "2021-04-01")
                     .unwrap_or_else(|e| panic!("{}: {}", vm.resource_group, e.message));
                 assert_on(&url, true, &endpoint.host, 443, false);
                 let path = url.rest.split('?').next().unwrap_or_default();

@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
     }
     match ResourceGroupName::parse(text) {
         Ok(name) => {
-            let encoded = arm::percent_encode(name.as_str());
+            let encoded = armi::text::percent_encode(name.as_str());
             assert!(!encoded.contains(['/', '?', '#', '\\']), "{encoded:?}");
             assert!(encoded != "." && encoded != "..", "{encoded:?}");
         }

@@ -4,7 +4,8 @@
 
 use crate::error::{Error, Result};
 use crate::http::Endpoint;
-use crate::imds::clean;
+use crate::http::endpoint::bracket;
+use crate::text::{clean, echo};
 
 /// The scheme, host and port a token may be sent to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,14 +101,14 @@ impl Origin {
         let url = Url::parse(audience.trim_end_matches('/')).map_err(|e| {
             Error::usage(format!(
                 "--resource: '{}' {e}; it must be the API's https URL, e.g. https://vault.azure.net",
-                clean(audience)
+                echo(audience)
             ))
         })?;
         let endpoint = Endpoint::parse(&url.to_url()).map_err(Error::usage)?;
         if !url.https && !endpoint.is_loopback() {
             return Err(Error::usage(format!(
                 "--resource: '{}' is plain http; a token goes only over https (http only on this machine)",
-                clean(audience)
+                echo(audience)
             )));
         }
         Ok(Origin {
@@ -138,12 +139,12 @@ impl Origin {
     /// A URL given on the command line: a path on `endpoint`, or a full URL this origin allows.
     /// Refused (exit 2, nothing sent) otherwise.
     pub fn target(&self, endpoint: Option<&Endpoint>, input: &str) -> Result<Url> {
-        let bad = |e: String| Error::usage(format!("'{}' {e}", clean(input)));
+        let bad = |e: String| Error::usage(format!("'{}' {e}", echo(input)));
         if input.starts_with('/') {
             let Some(endpoint) = endpoint else {
                 return Err(Error::usage(format!(
                     "'{}' is a path, but --resource calls another API: give its full https URL",
-                    clean(input)
+                    echo(input)
                 )));
             };
             if input.starts_with("//") {
@@ -158,7 +159,7 @@ impl Origin {
         if !self.allows(&url) {
             return Err(Error::usage(format!(
                 "'{}' is not on {}: armi sends the token only there",
-                clean(input),
+                echo(input),
                 self.describe()
             ))
             .with_hint(
@@ -191,14 +192,6 @@ impl Origin {
             return Err(refuse(format!("the token is for {} only", self.describe())));
         }
         Ok(url)
-    }
-}
-
-fn bracket(host: &str) -> String {
-    if host.contains(':') {
-        format!("[{host}]")
-    } else {
-        host.to_string()
     }
 }
 

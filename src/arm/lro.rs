@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::{Session, Url, expect_success};
 use crate::error::{Error, Kind, Result};
 use crate::http::{self, Reply};
-use crate::imds::clean;
+use crate::text::clean;
 
 /// Provisioning states and operation statuses that end an operation (ARM RPC).
 fn terminal(status: &str) -> Option<Outcome> {
@@ -190,7 +190,7 @@ fn final_result(
 /// Waits before a poll: `Retry-After` when the service gave one, else backoff; never past the
 /// deadline.
 fn pause(session: &Session, wait: Option<Duration>, poll: u32, what: &str) -> Result<()> {
-    let wait = wait.unwrap_or_else(|| http::backoff(poll));
+    let wait = wait.unwrap_or_else(|| http::retry::backoff(poll, http::retry::random_unit()));
     let left = session.http.deadline.remaining().unwrap_or_default();
     if wait >= left {
         return Err(Error::new(

@@ -1,6 +1,6 @@
 //! Names ARM uses, validated before anything is sent, and the one way armi encodes them.
 
-use crate::imds::clean;
+use crate::text::echo;
 
 /// A subscription id: a GUID.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,7 +14,7 @@ impl SubscriptionId {
         } else {
             Err(format!(
                 "'{}' is not a subscription id (a GUID like 00000000-0000-0000-0000-000000000000)",
-                clean(text)
+                echo(text)
             ))
         }
     }
@@ -42,13 +42,13 @@ impl ResourceGroupName {
         {
             return Err(format!(
                 "'{}' is not a resource group name: {bad:?} is not allowed (letters, digits, _ - . ( ) only)",
-                clean(text)
+                echo(text)
             ));
         }
         if text.ends_with('.') {
             return Err(format!(
                 "'{}' is not a resource group name: it must not end with '.'",
-                clean(text)
+                echo(text)
             ));
         }
         Ok(ResourceGroupName(text.to_string()))
@@ -77,7 +77,7 @@ pub fn check_identity_resource_id(text: &str) -> std::result::Result<(), String>
         format!(
             "'{}' is not a user-assigned identity resource id \
              (/subscriptions/GUID/resourceGroups/GROUP/providers/Microsoft.ManagedIdentity/userAssignedIdentities/NAME)",
-            clean(text)
+            echo(text)
         )
     };
     let parts: Vec<&str> = text.split('/').collect();
@@ -107,20 +107,6 @@ pub fn check_identity_resource_id(text: &str) -> std::result::Result<(), String>
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if shape { Ok(()) } else { Err(bad()) }
-}
-
-/// Percent-encodes everything but RFC 3986's unreserved characters: safe for a path segment
-/// and for a query value alike.
-pub fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -199,15 +185,5 @@ mod tests {
         ] {
             assert!(check_identity_resource_id(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn percent_encoding_keeps_only_unreserved() {
-        assert_eq!(
-            percent_encode("https://management.azure.com/"),
-            "https%3A%2F%2Fmanagement.azure.com%2F"
-        );
-        assert_eq!(percent_encode("grüne (1)"), "gr%C3%BCne%20%281%29");
-        assert_eq!(percent_encode("a/../b?c#d&e"), "a%2F..%2Fb%3Fc%23d%26e");
     }
 }

@@ -4,76 +4,96 @@
 //! whatever answers on the agent's port, so the path is checked before anything is read: in the
 //! agent's key directory, a `.key` regular file (no symlink), at most 4096 bytes.
 
-use std::fs::{File, OpenOptions};
-use std::io::{ErrorKind, Read};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
-use super::{Host, failure, parse};
-use crate::arm::{Url, percent_encode};
+use super::{Ask, Host, IdentityHost, Vars, failure, no_meaning, parse};
+use crate::arm::Url;
 use crate::error::{Error, Kind, Result};
-use crate::http::{Http, Request, Service};
-use crate::imds::{Identity, clean};
+use crate::files::{Links, Refusal, read_regular};
+use crate::http::{Request, Service};
+use crate::identity::{Identity, Selectors};
+use crate::secret::Secret;
+use crate::text::{clean, percent_encode};
 use crate::token::{self, Token};
 
 const API_VERSION: &str = "2020-06-01";
 /// The largest key file the agent writes, per MSAL's checks.
 const MAX_KEY_BYTES: u64 = 4096;
-/// `O_NOFOLLOW` on Linux (x86_64 and aarch64): opening a symlink fails instead of following it.
-const O_NOFOLLOW: i32 = 0o400_000;
 const SERVICE: Service = Service::Local("Azure Arc");
+/// Where the Arc agent keeps its challenge files (Linux).
+const KEY_DIR: &str = "/var/opt/azcmagent/tokens";
+/// The Arc agent's binary: MSAL Python and MSAL Go disagree on the path, so both count.
+pub const HIMDS_PATHS: [&str; 2] = ["/opt/azcmagent/bin/himds", "/var/opt/azcmagent/bin/himds"];
+const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:40342/metadata/identity/oauth2/token";
+const SELECTORS: Selectors = Selectors::NONE;
+const WHY_NOT: &str = "Azure Arc supports only the machine's system-assigned identity";
 
-pub fn token(http: &Http, endpoint: &Url, key_dir: &Path, resource: &str) -> Result<Token> {
-    let joiner = if endpoint.rest.contains('?') {
-        '&'
-    } else {
-        '?'
-    };
-    let url = format!(
-        "{}{joiner}api-version={API_VERSION}&resource={}",
-        endpoint.to_url(),
-        percent_encode(resource)
-    );
-    let what = format!("get a token for {resource} from Azure Arc as the system-assigned identity");
-    let challenge = http.send(&Request {
-        service: SERVICE,
-        method: "GET",
-        url: url.clone(),
-        what: what.clone(),
-        headers: vec![("Metadata", "true".into())],
-        bearer: None,
-        body: None,
-    })?;
-    if challenge.status != 401 || challenge.gave_up.is_some() {
-        if challenge.status == 200 {
-            return Err(Error::failed(format!(
-                "{what}: answered 200 without the 401 challenge the Arc agent always sends; refused"
-            ))
-            .with_hint("something other than the Arc agent answers on IDENTITY_ENDPOINT"));
-        }
-        return Err(failure(Host::Arc, &what, &challenge, &Identity::System));
+/// The Arc agent (himds) on this machine.
+#[derive(Debug)]
+pub struct Arc {
+    endpoint: Url,
+    key_dir: PathBuf,
+}
+
+impl Arc {
+    pub fn from_env(vars: &Vars) -> Result<Arc> {
+        Ok(Arc {
+            endpoint: vars.url("IDENTITY_ENDPOINT", Some(DEFAULT_ENDPOINT))?,
+            // Tests and relocated agents name another directory; the checks stay the same.
+            key_dir: PathBuf::from(vars.env.get("ARMI_ARC_TOKEN_DIR").unwrap_or(KEY_DIR)),
+        })
     }
-    let header = challenge.header("www-authenticate").unwrap_or_default();
-    let realm =
-        realm(header).map_err(|why| Error::failed(format!("{what}: {why}; nothing was sent")))?;
-    let secret = read_key(&realm, key_dir).map_err(|e| Error {
-        message: format!("{what}: {}", e.message),
-        ..e
-    })?;
-    let requested_at = token::now();
-    let reply = http.send(&Request {
-        service: SERVICE,
-        method: "GET",
-        url,
-        what: what.clone(),
-        headers: vec![
-            ("Metadata", "true".into()),
-            ("Authorization", format!("Basic {secret}")),
-        ],
-        bearer: None,
-        body: None,
-    })?;
-    parse(Host::Arc, &what, &reply, requested_at, &Identity::System)
+}
+
+impl IdentityHost for Arc {
+    fn token(&self, ask: &Ask) -> Result<Token> {
+        super::selector(Host::Arc, ask.identity, &SELECTORS, WHY_NOT)?;
+        let (http, resource) = (ask.http, ask.resource);
+        let url = super::with_query(
+            &self.endpoint,
+            &format!(
+                "api-version={API_VERSION}&resource={}",
+                percent_encode(resource)
+            ),
+        );
+        let what = super::what(Host::Arc, resource, ask.identity);
+        let challenge = http.send(&Request::metadata(SERVICE, url.clone(), &what))?;
+        if challenge.status != 401 || challenge.gave_up.is_some() {
+            if challenge.status == 200 {
+                return Err(Error::failed(format!(
+                    "{what}: answered 200 without the 401 challenge the Arc agent always sends; refused"
+                ))
+                .with_hint("something other than the Arc agent answers on IDENTITY_ENDPOINT"));
+            }
+            return Err(failure(
+                Host::Arc,
+                &what,
+                &challenge,
+                &Identity::System,
+                &no_meaning,
+            ));
+        }
+        let header = challenge.header("www-authenticate").unwrap_or_default();
+        let realm = realm(header)
+            .map_err(|why| Error::failed(format!("{what}: {why}; nothing was sent")))?;
+        let key = read_key(&realm, &self.key_dir).map_err(|e| Error {
+            message: format!("{what}: {}", e.message),
+            ..e
+        })?;
+        let requested_at = token::now();
+        let mut answer = Request::metadata(SERVICE, url, &what);
+        let basic = format!("Basic {}", key.expose());
+        answer.headers.push(("Authorization", basic));
+        let reply = http.send(&answer)?;
+        parse(
+            Host::Arc,
+            &what,
+            &reply,
+            requested_at,
+            ask.identity,
+            &no_meaning,
+        )
+    }
 }
 
 /// The path in `Basic realm=<path>` (quoted or not).
@@ -103,8 +123,10 @@ pub fn realm(header: &str) -> std::result::Result<String, String> {
     Ok(value.to_string())
 }
 
-/// Reads the key file the realm names, after checking it is the agent's.
-fn read_key(realm: &str, key_dir: &Path) -> Result<String> {
+/// Reads the key file the realm names, after checking it is the agent's: the path names a `.key`
+/// file directly in the key directory, and the file opened (without following a symlink) is a
+/// regular file of at most 4096 bytes.
+fn read_key(realm: &str, key_dir: &Path) -> Result<Secret> {
     let refuse = |why: String| {
         Error::failed(format!(
             "refused the key file '{}': {why}; nothing was sent",
@@ -112,37 +134,30 @@ fn read_key(realm: &str, key_dir: &Path) -> Result<String> {
         ))
     };
     let path = key_path(realm, key_dir).map_err(refuse)?;
-    let meta = std::fs::symlink_metadata(path).map_err(|e| io_refusal(e.kind(), realm, &refuse))?;
-    if meta.file_type().is_symlink() {
-        return Err(refuse("it is a symbolic link".into()));
-    }
-    if !meta.is_file() {
-        return Err(refuse("it is not a regular file".into()));
-    }
-    if meta.len() > MAX_KEY_BYTES {
-        return Err(refuse(format!(
-            "it is {} bytes, over the {MAX_KEY_BYTES}-byte limit",
-            meta.len()
-        )));
-    }
-    let file: File = OpenOptions::new()
-        .read(true)
-        .custom_flags(O_NOFOLLOW)
-        .open(path)
-        .map_err(|e| io_refusal(e.kind(), realm, &refuse))?;
-    let mut secret = String::new();
-    file.take(MAX_KEY_BYTES + 1)
-        .read_to_string(&mut secret)
-        .map_err(|e| refuse(format!("cannot read it: {e}")))?;
-    if secret.len() as u64 > MAX_KEY_BYTES {
-        return Err(refuse(format!(
-            "it grew over the {MAX_KEY_BYTES}-byte limit while read"
-        )));
-    }
-    if secret.is_empty() || secret.chars().any(char::is_control) {
+    let bytes =
+        read_regular(path, MAX_KEY_BYTES, Links::Refuse).map_err(|why| key_refusal(realm, why))?;
+    let key = String::from_utf8(bytes).map_err(|_| refuse("it is not UTF-8 text".into()))?;
+    if key.is_empty() || key.chars().any(char::is_control) {
         return Err(refuse("it is empty or holds control characters".into()));
     }
-    Ok(secret)
+    Ok(Secret::new(key))
+}
+
+/// Why the key file was not read, as an error: no permission is "no identity" with the fix;
+/// anything else is a refusal of what the agent pointed at.
+fn key_refusal(realm: &str, why: Refusal) -> Error {
+    match why {
+        Refusal::PermissionDenied => Error::new(
+            Kind::NoIdentity,
+            format!("cannot read the Arc key file '{}': permission denied", clean(realm)),
+        )
+        .with_hint("run armi as root or as a member of the himds group (usermod -aG himds USER, then log in again)"),
+        other => Error::failed(format!(
+            "refused the key file '{}': {}; nothing was sent",
+            clean(realm),
+            other.describe(MAX_KEY_BYTES)
+        )),
+    }
 }
 
 /// The realm as a path, when it names a `.key` file directly in the agent's key directory;
@@ -163,18 +178,6 @@ pub fn key_path<'a>(realm: &'a str, key_dir: &Path) -> std::result::Result<&'a P
         return Err(format!("it is not in {}", key_dir.display()));
     }
     Ok(path)
-}
-
-fn io_refusal(kind: ErrorKind, realm: &str, refuse: &dyn Fn(String) -> Error) -> Error {
-    match kind {
-        ErrorKind::PermissionDenied => Error::new(
-            Kind::NoIdentity,
-            format!("cannot read the Arc key file '{}': permission denied", clean(realm)),
-        )
-        .with_hint("run armi as root or as a member of the himds group (usermod -aG himds USER, then log in again)"),
-        ErrorKind::NotFound => refuse("it does not exist".into()),
-        other => refuse(format!("cannot open it: {other}")),
-    }
 }
 
 #[cfg(test)]
@@ -217,7 +220,10 @@ mod tests {
         let d = dir();
         let good = d.join("good.key");
         std::fs::write(&good, "s3cret").unwrap();
-        assert_eq!(read_key(good.to_str().unwrap(), &d).unwrap(), "s3cret");
+        assert_eq!(
+            read_key(good.to_str().unwrap(), &d).unwrap().expose(),
+            "s3cret"
+        );
         let other = std::env::temp_dir().join(format!("armi-arc-out-{}.key", std::process::id()));
         std::fs::write(&other, "x").unwrap();
         let txt = d.join("k.txt");
@@ -250,17 +256,22 @@ mod tests {
 
     #[test]
     fn an_unreadable_key_file_is_no_identity_with_the_himds_hint() {
-        let refuse = |why: String| Error::failed(why);
-        let e = io_refusal(
-            ErrorKind::PermissionDenied,
-            "/var/opt/azcmagent/tokens/a.key",
-            &refuse,
-        );
+        let e = key_refusal("/var/opt/azcmagent/tokens/a.key", Refusal::PermissionDenied);
         assert_eq!(e.kind, Kind::NoIdentity);
         assert!(e.hint.unwrap_or_default().contains("himds group"));
-        assert_eq!(
-            io_refusal(ErrorKind::NotFound, "/x.key", &refuse).kind,
-            Kind::Failed
-        );
+        assert_eq!(key_refusal("/x.key", Refusal::NotFound).kind, Kind::Failed);
+    }
+
+    #[test]
+    fn a_symlinked_key_file_is_refused_when_opened() {
+        let d = dir();
+        let target = d.join("target.key");
+        std::fs::write(&target, "s3cret").unwrap();
+        let link = d.join("link.key");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let e = read_key(link.to_str().unwrap(), &d).unwrap_err();
+        assert!(e.message.contains("symbolic link"), "{e:?}");
+        std::fs::remove_dir_all(&d).ok();
     }
 }

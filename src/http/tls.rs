@@ -1,13 +1,17 @@
-//! TLS pinned to one certificate, for Service Fabric's identity endpoint. Its certificate is
-//! self-signed and named by its thumbprint (`IDENTITY_SERVER_THUMBPRINT`), not by the web PKI,
-//! so the usual verification cannot apply: armi accepts exactly the certificate whose SHA-1 (or
-//! SHA-256) matches, and still checks that the server holds its key (the handshake signature).
+//! TLS: the roots armi trusts for the hosts it sends a token to (the embedded web PKI roots, or
+//! `--ca-file`/`SSL_CERT_FILE` instead, as curl's `--cacert`), and the pinned certificate of
+//! Service Fabric's identity endpoint.
 //!
-//! ureq has no hook for a custom verifier, so this is a small TLS connector for ureq's
-//! transport chain, in the shape of ureq's own rustls connector.
+//! Service Fabric's certificate is self-signed and named by its thumbprint
+//! (`IDENTITY_SERVER_THUMBPRINT`), not by the web PKI, so the usual verification cannot apply:
+//! armi accepts exactly the certificate whose SHA-1 (or SHA-256) matches, and still checks that
+//! the server holds its key (the handshake signature). ureq has no hook for a custom verifier, so
+//! that is a small TLS connector for ureq's transport chain, in the shape of ureq's own rustls
+//! connector.
 
 use std::fmt;
 use std::io::{Read, Write};
+use std::path::Path;
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -16,7 +20,8 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
 use ureq::Agent;
 use ureq::config::Config;
-use ureq::unversioned::resolver::DefaultResolver;
+use ureq::tls::{Certificate, PemItem};
+use ureq::unversioned::resolver::Resolver;
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, TcpConnector, Transport,
     TransportAdapter,
@@ -33,7 +38,7 @@ impl Pin {
         if !matches!(digits.len(), 40 | 64) || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(format!(
                 "'{}' is not a certificate thumbprint (40 or 64 hex digits)",
-                crate::imds::clean(text)
+                crate::text::echo(text)
             ));
         }
         let bytes = (0..digits.len())
@@ -61,8 +66,47 @@ impl Pin {
     }
 }
 
+/// The most a CA bundle may be. The system bundles of Debian and RHEL are about 220 KB; this
+/// leaves room for a company's own roots and stops `/dev/zero`-like files early.
+pub const MAX_CA_FILE_BYTES: u64 = 4 << 20;
+
+/// Reads a PEM file of trusted roots (`--ca-file`, `SSL_CERT_FILE`): a regular file of at most
+/// 4 MiB holding at least one certificate.
+pub fn load_roots(
+    path: &str,
+    source: &str,
+) -> Result<Vec<Certificate<'static>>, crate::error::Error> {
+    use crate::error::Error;
+    use crate::files::{Links, read_regular};
+    let shown = crate::text::echo(path);
+    let pem = read_regular(Path::new(path), MAX_CA_FILE_BYTES, Links::Follow).map_err(|why| {
+        Error::usage(format!(
+            "{source}: cannot use '{shown}': {}",
+            why.describe(MAX_CA_FILE_BYTES)
+        ))
+    })?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(PemItem::Certificate(c)) => certs.push(c),
+            Ok(_) => {}
+            Err(e) => {
+                return Err(Error::usage(format!(
+                    "{source}: '{shown}' is not valid PEM: {e}"
+                )));
+            }
+        }
+    }
+    if certs.is_empty() {
+        return Err(Error::usage(format!(
+            "{source}: no certificates found in '{shown}'"
+        )));
+    }
+    Ok(certs)
+}
+
 /// An agent whose https connections trust only the pinned certificate.
-pub fn agent(config: Config, pin: Pin) -> Agent {
+pub fn pinned_agent(config: Config, pin: Pin, resolver: impl Resolver) -> Agent {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = PinnedVerifier {
         pin,
@@ -78,7 +122,7 @@ pub fn agent(config: Config, pin: Pin) -> Agent {
     let connector = TcpConnector::default().chain(PinnedTls {
         config: tls.ok().map(Arc::new),
     });
-    Agent::with_parts(config, connector, DefaultResolver::default())
+    Agent::with_parts(config, connector, resolver)
 }
 
 #[derive(Debug)]

@@ -1,6 +1,4 @@
-//! What armi prints: the `-q/--query` path language and the `-o/--output` formats.
-//!
-//! # Query language (`-q`, `--query`)
+//! The `-q/--query` path language.
 //!
 //! A query selects part of the JSON armi would print. It is a small path language, not JMESPath:
 //!
@@ -31,26 +29,6 @@
 //! - `[*]`, `*`, filters `[?…]`, functions, pipes and multi-selects are not supported.
 //! - Limits: 4096 characters and 256 steps. An invalid query is a usage error (exit 2) that names
 //!   `--query` and the character where the expression went wrong.
-//!
-//! # Output formats (`-o`, `--output`)
-//!
-//! - `json` (default): pretty-printed, two-space indent, keys in the order the service sent them.
-//! - `compact`: the same JSON on one line.
-//! - `tsv`: for shells, like `az -o tsv`. An array prints one line per element; anything else prints one
-//!   line. A line for an object holds its values (not its keys) in the order the service sent them,
-//!   separated by tabs; a line for an array holds its elements. Each field: a string raw without quotes,
-//!   a number as JSON writes it, `true`/`false`, `null` as an empty field; an object nested in a line as an
-//!   empty field and an array nested in a line as its length, as az does, so every line of a list has the
-//!   same number of fields. So a resource group prints `id name type location <tags> <properties>` with the
-//!   last two fields empty. An empty array prints nothing at all.
-//!   Unlike az, strings are escaped: a backslash prints as `\\`, a tab as `\t`, a newline as `\n` and a
-//!   carriage return as `\r`, because a tag value holding a tab or a newline would otherwise silently
-//!   split one row into two or shift its columns. The escapes are the ones of PostgreSQL's text COPY
-//!   format and `mysql --batch`; `printf '%b'` undoes them.
-//! - `none`: prints nothing (the exit code still tells success from failure).
-
-use std::io::Write;
-use std::str::FromStr;
 
 use serde_json::Value;
 
@@ -64,34 +42,6 @@ const MAX_STEPS: usize = 256;
 const QUOTE_QUERY_UP_TO: usize = 80;
 /// Characters a key must be quoted to contain (beyond `.`, `[`, `]`, `"`, whitespace and controls).
 const JMESPATH_OPERATORS: &str = "*'|(){},=!&<>?@`";
-
-/// Output format chosen with -o.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// Pretty JSON, two-space indent.
-    Json,
-    /// JSON on one line.
-    Compact,
-    /// Tab-separated scalars, one line per array element (see the module doc).
-    Tsv,
-    /// Nothing at all.
-    None,
-}
-
-impl FromStr for Format {
-    type Err = String;
-
-    /// Parses `json`, `compact`, `tsv` or `none` (exactly, lower case); the error lists the choices.
-    fn from_str(name: &str) -> std::result::Result<Format, String> {
-        match name {
-            "json" => Ok(Format::Json),
-            "compact" => Ok(Format::Compact),
-            "tsv" => Ok(Format::Tsv),
-            "none" => Ok(Format::None),
-            _ => Err(format!("{name:?} is not one of json, compact, tsv, none")),
-        }
-    }
-}
 
 /// A parsed -q/--query expression.
 #[derive(Debug, Clone, PartialEq)]
@@ -137,7 +87,7 @@ impl Query {
 
     /// For a query that starts with a projection (`[].name`), the rest of it (`name`), which
     /// can then run on each element of a list as it arrives.
-    fn after_projection(&self) -> Option<Query> {
+    pub(crate) fn after_projection(&self) -> Option<Query> {
         match self.steps.first() {
             Some(Step::Project) => Some(Query {
                 steps: self.steps[1..].to_vec(),
@@ -147,7 +97,7 @@ impl Query {
     }
 
     /// Whether the query projects (its results for one input form an array to flatten).
-    fn projects(&self) -> bool {
+    pub(crate) fn projects(&self) -> bool {
         self.steps.contains(&Step::Project)
     }
 
@@ -472,186 +422,13 @@ fn query_error(what: String) -> Error {
     )
 }
 
-/// Render a value in a format; returns the exact text to print (with trailing newline, "" for None).
-pub fn render(value: &Value, format: Format) -> String {
-    match format {
-        Format::Json => {
-            // Serialising a Value cannot fail (its keys are strings); compact is a safe fallback anyway.
-            let pretty = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
-            pretty + "\n"
-        }
-        Format::Compact => value.to_string() + "\n",
-        Format::Tsv => tsv(value),
-        Format::None => String::new(),
-    }
-}
-
-fn tsv(value: &Value) -> String {
-    let mut out = String::new();
-    match value {
-        Value::Array(rows) => rows.iter().for_each(|row| tsv_row(row, &mut out)),
-        row => tsv_row(row, &mut out),
-    }
-    out
-}
-
-fn tsv_row(row: &Value, out: &mut String) {
-    match row {
-        Value::Object(members) => tsv_fields(members.values(), out),
-        Value::Array(items) => tsv_fields(items.iter(), out),
-        scalar => tsv_field(scalar, out),
-    }
-    out.push('\n');
-}
-
-fn tsv_fields<'v>(fields: impl Iterator<Item = &'v Value>, out: &mut String) {
-    for (i, field) in fields.enumerate() {
-        if i > 0 {
-            out.push('\t');
-        }
-        tsv_field(field, out);
-    }
-}
-
-fn tsv_field(field: &Value, out: &mut String) {
-    match field {
-        Value::Null | Value::Object(_) => {}
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&n.to_string()),
-        Value::String(s) => tsv_escape(s, out),
-        // A nested array shows its length, as az does, so the row keeps one field per value.
-        Value::Array(items) => out.push_str(&items.len().to_string()),
-    }
-}
-
-fn tsv_escape(text: &str, out: &mut String) {
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            _ => out.push(c),
-        }
-    }
-}
-
-/// Prints a list item by item as the pages arrive, so that memory holds one page, not the list.
-/// What it prints is exactly what [`render`] prints for the whole array, and a query that starts
-/// with a projection (`[].name`) runs on each item as it comes. Any other query (`[0]`, a JSON
-/// Pointer) needs the whole list, which is then kept until the end.
-pub struct ListPrinter<W: Write> {
-    out: W,
-    format: Format,
-    plan: Plan,
-    printed: usize,
-}
-
-enum Plan {
-    /// Every item as it is.
-    Each,
-    /// The rest of a leading projection on every item; `flatten` when the rest projects too.
-    Project { rest: Query, flatten: bool },
-    /// The query on the whole list, at the end.
-    Whole { query: Query, items: Vec<Value> },
-}
-
-impl<W: Write> ListPrinter<W> {
-    pub fn new(out: W, format: Format, query: Option<&Query>) -> ListPrinter<W> {
-        let plan = match query {
-            None => Plan::Each,
-            Some(q) => match q.after_projection() {
-                Some(rest) => Plan::Project {
-                    flatten: rest.projects(),
-                    rest,
-                },
-                None => Plan::Whole {
-                    query: q.clone(),
-                    items: Vec::new(),
-                },
-            },
-        };
-        ListPrinter {
-            out,
-            format,
-            plan,
-            printed: 0,
-        }
-    }
-
-    /// Takes one item of the list.
-    pub fn push(&mut self, item: Value) -> std::io::Result<()> {
-        match &mut self.plan {
-            Plan::Each => self.emit(&item),
-            Plan::Project { rest, flatten } => match rest.apply(&item) {
-                None => Ok(()),
-                Some(Value::Array(results)) if *flatten => {
-                    results.iter().try_for_each(|r| self.emit(r))
-                }
-                Some(result) => self.emit(&result),
-            },
-            Plan::Whole { items, .. } => {
-                items.push(item);
-                Ok(())
-            }
-        }
-    }
-
-    /// Ends the list. `Ok(false)` when a whole-list query matched nothing.
-    pub fn finish(mut self) -> std::io::Result<bool> {
-        if let Plan::Whole { query, items } = &mut self.plan {
-            let whole = Value::Array(std::mem::take(items));
-            let Some(selected) = query.apply(&whole) else {
-                return Ok(false);
-            };
-            self.out
-                .write_all(render(&selected, self.format).as_bytes())?;
-            return self.out.flush().map(|()| true);
-        }
-        let close = match (self.format, self.printed) {
-            (Format::Json | Format::Compact, 0) => "[]\n",
-            (Format::Json, _) => "\n]\n",
-            (Format::Compact, _) => "]\n",
-            (Format::Tsv | Format::None, _) => "",
-        };
-        self.out.write_all(close.as_bytes())?;
-        self.out.flush().map(|()| true)
-    }
-
-    fn emit(&mut self, item: &Value) -> std::io::Result<()> {
-        let first = self.printed == 0;
-        self.printed += 1;
-        let text = match self.format {
-            Format::Json => {
-                // The item as it stands inside a pretty array: every line indented by two.
-                let pretty = render(item, Format::Json);
-                let indented = pretty.trim_end().replace('\n', "\n  ");
-                format!("{}  {indented}", if first { "[\n" } else { ",\n" })
-            }
-            Format::Compact => format!("{}{item}", if first { "[" } else { "," }),
-            Format::Tsv => {
-                let mut row = String::new();
-                tsv_row(item, &mut row);
-                row
-            }
-            Format::None => String::new(),
-        };
-        self.out.write_all(text.as_bytes())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::Kind;
+    use crate::output::fixtures::{group, list, query};
+    use crate::output::{Format, render};
     use serde_json::json;
-
-    fn query(expr: &str) -> Query {
-        match Query::parse(expr) {
-            Ok(q) => q,
-            Err(e) => panic!("{expr:?} should parse: {}", e.message),
-        }
-    }
 
     fn run(expr: &str, value: &Value) -> Option<Value> {
         query(expr).apply(value)
@@ -667,41 +444,6 @@ mod tests {
                 e.message
             }
         }
-    }
-
-    fn group() -> Value {
-        json!({
-            "id": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/my-resource-group",
-            "name": "my-resource-group",
-            "type": "Microsoft.Resources/resourceGroups",
-            "location": "westus2",
-            "tags": {"env": "prod", "app.version": "1.2", "Owner ": "ops", " Owner": "dev", "blank": ""},
-            "properties": {"provisioningState": "Succeeded"}
-        })
-    }
-
-    fn list() -> Value {
-        json!({"value": [
-            {"name": "a", "tags": {"env": "prod"}, "zones": ["1", "2"]},
-            {"name": "b", "tags": {}, "zones": []},
-            {"name": "c", "tags": {"env": null}, "zones": ["3"]}
-        ]})
-    }
-
-    #[test]
-    fn formats_parse_by_name_and_the_error_lists_the_choices() {
-        assert_eq!("json".parse(), Ok(Format::Json));
-        assert_eq!("compact".parse(), Ok(Format::Compact));
-        assert_eq!("tsv".parse(), Ok(Format::Tsv));
-        assert_eq!("none".parse(), Ok(Format::None));
-        for bad in ["yaml", "JSON", "", " json", "table"] {
-            let err = bad.parse::<Format>().unwrap_err();
-            assert!(err.contains("json, compact, tsv, none"), "{err}");
-        }
-        assert_eq!(
-            "yaml".parse::<Format>(),
-            Err("\"yaml\" is not one of json, compact, tsv, none".to_string())
-        );
     }
 
     #[test]
@@ -1032,131 +774,6 @@ mod tests {
         assert_eq!(run(&projections, &deep), Some(json!(["bottom"])));
     }
 
-    #[test]
-    fn render_json_is_pretty_with_two_spaces_and_keeps_key_order() {
-        let v = json!({"z": 1, "a": [true, null], "m": {}});
-        assert_eq!(
-            render(&v, Format::Json),
-            "{\n  \"z\": 1,\n  \"a\": [\n    true,\n    null\n  ],\n  \"m\": {}\n}\n"
-        );
-    }
-
-    #[test]
-    fn render_compact_is_one_line() {
-        let v = json!({"z": 1, "a": ["x y", null], "u": "ü"});
-        assert_eq!(
-            render(&v, Format::Compact),
-            "{\"z\":1,\"a\":[\"x y\",null],\"u\":\"ü\"}\n"
-        );
-        assert_eq!(render(&json!("a\nb"), Format::Compact), "\"a\\nb\"\n");
-    }
-
-    /// Found by fuzzing (query): serde_json's default float parser can land one unit in the last
-    /// place off, so a number ARM sent came out changed (2.2222222222222166e+17 printed as
-    /// 2.222222222222217e+17). Its `float_roundtrip` parser is exact.
-    #[test]
-    fn numbers_print_as_the_service_sent_them() {
-        for text in [
-            "2.2222222222222166e+17",
-            "0.1",
-            "-2.5",
-            "1e-7",
-            "1.7976931348623157e+308",
-            "5e-324",
-            "18446744073709551615",
-            "-9223372036854775808",
-        ] {
-            let value: Value = serde_json::from_str(text).unwrap();
-            assert_eq!(render(&value, Format::Compact), format!("{text}\n"));
-            assert_eq!(render(&value, Format::Tsv), format!("{text}\n"));
-        }
-        // The value is kept, not the spelling (README § Output formats).
-        for (sent, printed) in [("1.50", "1.5"), ("1E3", "1000.0"), ("-0.0", "-0.0")] {
-            let value: Value = serde_json::from_str(sent).unwrap();
-            assert_eq!(render(&value, Format::Compact), format!("{printed}\n"));
-        }
-    }
-
-    #[test]
-    fn render_none_prints_nothing() {
-        assert_eq!(render(&group(), Format::None), "");
-    }
-
-    #[test]
-    fn tsv_of_a_resource_group_is_one_row_with_empty_fields_for_objects() {
-        let want = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/my-resource-group\t\
-                    my-resource-group\tMicrosoft.Resources/resourceGroups\twestus2\t\t\n";
-        assert_eq!(render(&group(), Format::Tsv), want);
-    }
-
-    #[test]
-    fn tsv_of_the_swagger_resource_group_without_tags_has_one_empty_field() {
-        // arm/resourcegroups-get-swagger-example-2025-04-01.json: no tags, so five fields.
-        let rg = json!({
-            "id": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/my-resource-group",
-            "name": "my-resource-group",
-            "type": "Microsoft.Resources/resourceGroups",
-            "location": "westus2",
-            "properties": {"provisioningState": "Succeeded"}
-        });
-        assert_eq!(
-            render(&rg, Format::Tsv),
-            "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/my-resource-group\t\
-             my-resource-group\tMicrosoft.Resources/resourceGroups\twestus2\t\n"
-        );
-    }
-
-    #[test]
-    fn tsv_of_value_names_is_one_line_each() {
-        let names = query("value[].name").apply(&list());
-        assert_eq!(
-            names.map(|v| render(&v, Format::Tsv)).as_deref(),
-            Some("a\nb\nc\n")
-        );
-    }
-
-    #[test]
-    fn tsv_scalars_print_raw() {
-        assert_eq!(render(&json!("Succeeded"), Format::Tsv), "Succeeded\n");
-        assert_eq!(render(&json!(42), Format::Tsv), "42\n");
-        assert_eq!(render(&json!(-1.5), Format::Tsv), "-1.5\n");
-        assert_eq!(render(&json!(true), Format::Tsv), "true\n");
-        assert_eq!(render(&json!(false), Format::Tsv), "false\n");
-        assert_eq!(render(&Value::Null, Format::Tsv), "\n");
-        assert_eq!(render(&json!("grüße 日本"), Format::Tsv), "grüße 日本\n");
-    }
-
-    #[test]
-    fn tsv_rows_nest_arrays_as_length_and_objects_as_empty() {
-        let v = json!([
-            {"name": "a", "zones": ["1", "2"], "tags": {"x": "y"}, "n": null, "ok": true},
-            ["b", 3, [1], {}],
-            "plain",
-            null,
-            []
-        ]);
-        assert_eq!(
-            render(&v, Format::Tsv),
-            "a\t2\t\t\ttrue\nb\t3\t1\t\nplain\n\n\n"
-        );
-    }
-
-    #[test]
-    fn tsv_of_empty_array_is_nothing_and_empty_object_one_empty_line() {
-        assert_eq!(render(&json!([]), Format::Tsv), "");
-        assert_eq!(render(&json!({}), Format::Tsv), "\n");
-    }
-
-    #[test]
-    fn tsv_escapes_what_would_break_rows() {
-        let v =
-            json!({"a": "tab\there", "b": "line\nbreak\r\n", "c": "C:\\dir", "d": "\\n literally"});
-        assert_eq!(
-            render(&v, Format::Tsv),
-            "tab\\there\tline\\nbreak\\r\\n\tC:\\\\dir\t\\\\n literally\n"
-        );
-    }
-
     use crate::garbage::Garbage;
 
     #[test]
@@ -1182,45 +799,6 @@ mod tests {
                             let _ = render(&found, format);
                         }
                     }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn list_printer_prints_what_render_prints_for_the_whole_array() {
-        let items = vec![
-            json!({"name": "a", "tags": {"x": "1"}, "n": [1, 2]}),
-            json!({"name": "b\tc", "tags": {}}),
-            json!({"tags": {"y": null}, "n": [3]}),
-        ];
-        let queries = [
-            None,
-            Some("[].name"),
-            Some("[0]"),
-            Some("[].tags"),
-            Some("[].n[]"),
-            Some("/1/name"),
-            Some("[]"),
-            Some("[].nope"),
-        ];
-        for list in [items.clone(), vec![]] {
-            for format in [Format::Json, Format::Compact, Format::Tsv, Format::None] {
-                for expr in queries {
-                    let q = expr.map(query);
-                    let whole = Value::Array(list.clone());
-                    let expected = match &q {
-                        Some(q) => q.apply(&whole).map(|v| render(&v, format)),
-                        None => Some(render(&whole, format)),
-                    };
-                    let mut out = Vec::new();
-                    let mut printer = ListPrinter::new(&mut out, format, q.as_ref());
-                    for item in list.clone() {
-                        printer.push(item).unwrap();
-                    }
-                    let matched = printer.finish().unwrap();
-                    let got = matched.then(|| String::from_utf8(out).unwrap());
-                    assert_eq!(got, expected, "{format:?} {expr:?} on {} items", list.len());
                 }
             }
         }

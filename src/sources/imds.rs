@@ -1,4 +1,5 @@
-//! The Instance Metadata Service: managed-identity tokens and instance metadata.
+//! The Instance Metadata Service (VMs and scale sets): managed-identity tokens and instance
+//! metadata.
 //!
 //! Requests are plain HTTP to a link-local address, `Metadata: true`, never through a proxy
 //! (the transport's identity agent has none). Error texts from IMDS "can change at any time", so
@@ -6,9 +7,12 @@
 
 use serde_json::Value;
 
-use crate::arm::percent_encode;
+use super::{Ask, Host, IdentityHost};
+use crate::answer::{self, Answer};
 use crate::error::{Error, Kind, Result};
 use crate::http::{Endpoint, Http, Reply, Request, Service};
+use crate::identity::{Identity, Selectors};
+use crate::text::{clean, percent_encode};
 use crate::token::Token;
 
 /// The token api-version every SDK uses.
@@ -18,47 +22,29 @@ pub const INSTANCE_API_VERSION: &str = "2021-02-01";
 /// IMDS's own address, used when nothing overrides it.
 pub const DEFAULT_ENDPOINT: &str = "http://169.254.169.254";
 
-/// Which managed identity to act as.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Identity {
-    /// The VM's system-assigned identity (IMDS's default).
-    System,
-    /// A user-assigned identity by client (application) id; `from_env` when it came from
-    /// `AZURE_CLIENT_ID` rather than a flag, so that messages can say so.
-    ClientId { id: String, from_env: bool },
-    /// A user-assigned identity by object (principal) id.
-    ObjectId(String),
-    /// A user-assigned identity by its ARM resource id.
-    ResourceId(String),
+/// IMDS's names for a user-assigned identity: it spells the resource id `msi_res_id` (App
+/// Service's `mi_res_id` would be ignored here).
+const SELECTORS: Selectors = Selectors {
+    client_id: Some("client_id"),
+    object_id: Some("object_id"),
+    resource_id: Some("msi_res_id"),
+};
+
+/// IMDS at its address (or the override).
+#[derive(Debug)]
+pub struct Imds {
+    endpoint: Endpoint,
 }
 
-impl Identity {
-    /// The IMDS query parameter that selects this identity, if any.
-    fn selector(&self) -> Option<(&'static str, &str)> {
-        match self {
-            Identity::System => None,
-            Identity::ClientId { id, .. } => Some(("client_id", id)),
-            Identity::ObjectId(id) => Some(("object_id", id)),
-            // IMDS spells it msi_res_id; App Service's mi_res_id would be ignored here.
-            Identity::ResourceId(id) => Some(("msi_res_id", id)),
-        }
+impl Imds {
+    pub fn new(endpoint: Endpoint) -> Imds {
+        Imds { endpoint }
     }
+}
 
-    /// For messages: "the system-assigned identity", "the user-assigned identity with client id X".
-    pub fn describe(&self) -> String {
-        match self {
-            Identity::System => "the system-assigned identity".into(),
-            Identity::ClientId { id, from_env } => format!(
-                "the user-assigned identity with client id {id}{}",
-                if *from_env {
-                    " (from AZURE_CLIENT_ID)"
-                } else {
-                    ""
-                }
-            ),
-            Identity::ObjectId(id) => format!("the user-assigned identity with object id {id}"),
-            Identity::ResourceId(id) => format!("the user-assigned identity {id}"),
-        }
+impl IdentityHost for Imds {
+    fn token(&self, ask: &Ask) -> Result<Token> {
+        token(ask.http, &self.endpoint, ask.resource, ask.identity)
     }
 }
 
@@ -107,28 +93,21 @@ pub fn token(
         "api-version={TOKEN_API_VERSION}&resource={}",
         percent_encode(resource)
     );
-    if let Some((key, value)) = identity.selector() {
+    if let Some((key, value)) = super::selector(Host::Imds, identity, &SELECTORS, "")? {
         query.push_str(&format!("&{key}={}", percent_encode(value)));
     }
     http.trace(&format!(
-        "identity source: IMDS at {}, {}",
+        "IMDS at {}, {}",
         endpoint.origin(),
         identity.describe()
     ));
     let requested_at = crate::token::now();
-    let reply = http.send(&Request {
-        service: Service::Imds,
-        method: "GET",
-        url: endpoint.url("/metadata/identity/oauth2/token", &query),
-        what: format!("get a token for {resource} from IMDS"),
-        headers: vec![("Metadata", "true".into())],
-        bearer: None,
-        body: None,
-    })?;
     let what = format!(
         "get a token for {resource} from IMDS as {}",
         identity.describe()
     );
+    let url = endpoint.url("/metadata/identity/oauth2/token", &query);
+    let reply = http.send(&Request::metadata(Service::Imds, url, &what))?;
     if reply.status != 200 || reply.gave_up.is_some() {
         return Err(failure(&what, &reply, Some(identity)));
     }
@@ -140,19 +119,10 @@ pub fn token(
 
 /// Gets the instance metadata document.
 pub fn instance(http: &Http, endpoint: &Endpoint) -> Result<Value> {
-    let reply = http.send(&Request {
-        service: Service::Imds,
-        method: "GET",
-        url: endpoint.url(
-            "/metadata/instance",
-            &format!("api-version={INSTANCE_API_VERSION}"),
-        ),
-        what: "read instance metadata from IMDS".into(),
-        headers: vec![("Metadata", "true".into())],
-        bearer: None,
-        body: None,
-    })?;
     let what = "read instance metadata from IMDS";
+    let query = format!("api-version={INSTANCE_API_VERSION}");
+    let url = endpoint.url("/metadata/instance", &query);
+    let reply = http.send(&Request::metadata(Service::Imds, url, what))?;
     if reply.status != 200 || reply.gave_up.is_some() {
         return Err(failure(what, &reply, None));
     }
@@ -167,49 +137,49 @@ pub fn instance(http: &Http, endpoint: &Endpoint) -> Result<Value> {
 
 /// Turns a non-200 IMDS answer into an error of the right kind, with a hint where one is known.
 fn failure(what: &str, reply: &Reply, identity: Option<&Identity>) -> Error {
-    let (code, text) = error_text(reply);
-    let mut message = format!(
-        "{what}: {}{}",
-        reply.status,
-        code.map(|c| format!(" {c}")).unwrap_or_default()
-    );
-    if !text.is_empty() {
-        message.push_str(&format!(": {text}"));
+    let retry = "IMDS kept answering with a transient error; it documents 410 for up to 70 s during updates. \
+                 Raise --timeout to wait longer; -v shows each retry";
+    let e = answer::error(what, reply, retry, |a| meaning(a, identity));
+    match e.kind {
+        Kind::Failed => with_proxy_hint(e, reply),
+        _ => e,
     }
-    if let Some(why) = &reply.gave_up {
-        return Error::new(Kind::GaveUp, format!("{message} ({why})")).with_hint(
-            "IMDS kept answering with a transient error; it documents 410 for up to 70 s during updates. \
-             Raise --timeout to wait longer; -v shows each retry",
-        );
-    }
-    let lower = text.to_ascii_lowercase();
-    match reply.status {
-        400 => identity_failure(message, &lower, identity),
-        403 if lower.contains("unreachable") || lower.contains("connectex") => Error::new(
+}
+
+/// IMDS's own table: what its statuses and texts mean, and the fix.
+fn meaning(a: &Answer, identity: Option<&Identity>) -> (Kind, Option<String>) {
+    let lower = a.lower();
+    match a.status {
+        400 => identity_failure(&lower, identity),
+        403 if lower.contains("unreachable") || lower.contains("connectex") => (
             Kind::Unreachable,
-            message,
-        )
-        .with_hint(
-            "that answer came from a network proxy, not IMDS (Docker Desktop answers like this): \
-             IMDS is only reachable from an Azure VM or a container on its host network",
+            Some(
+                "that answer came from a network proxy, not IMDS (Docker Desktop answers like this): \
+                 IMDS is only reachable from an Azure VM or a container on its host network"
+                    .into(),
+            ),
         ),
-        401 | 403 => Error::new(Kind::Denied, message),
-        _ => with_proxy_hint(Error::failed(message), reply),
+        401 | 403 => (Kind::Denied, None),
+        _ => (Kind::Failed, None),
     }
 }
 
 /// IMDS's 400s about identities become "no identity" errors that name the fix.
-fn identity_failure(message: String, lower: &str, identity: Option<&Identity>) -> Error {
+fn identity_failure(lower: &str, identity: Option<&Identity>) -> (Kind, Option<String>) {
     let Some(identity) = identity else {
-        return Error::failed(message);
+        return (Kind::Failed, None);
     };
     if lower.contains("multiple user assigned identities") {
-        return Error::new(Kind::NoIdentity, message).with_hint(
-            "this VM has several user-assigned identities and no system-assigned one: \
-             choose one with --client-id, --object-id or --resource-id (or set AZURE_CLIENT_ID)",
+        return (
+            Kind::NoIdentity,
+            Some(
+                "this VM has several user-assigned identities and no system-assigned one: \
+                 choose one with --client-id, --object-id or --resource-id (or set AZURE_CLIENT_ID)"
+                    .into(),
+            ),
         );
     }
-    if lower.contains("identity not found") || lower.contains("identity") {
+    if lower.contains("identity") {
         let hint = match identity {
             Identity::System => {
                 "this VM has no system-assigned identity: enable it (az vm identity assign -g GROUP -n VM), \
@@ -226,44 +196,9 @@ fn identity_failure(message: String, lower: &str, identity: Option<&Identity>) -
                 other.describe()
             ),
         };
-        return Error::new(Kind::NoIdentity, message).with_hint(hint);
+        return (Kind::NoIdentity, Some(hint));
     }
-    Error::failed(message)
-}
-
-/// IMDS's token errors are `{"error": code, "error_description": text}`; its instance errors
-/// are `{"error": text}`. Anything else is shown as a short, cleaned snippet.
-fn error_text(reply: &Reply) -> (Option<String>, String) {
-    if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&reply.body) {
-        let error = map.get("error").and_then(Value::as_str).map(clean);
-        let description = map
-            .get("error_description")
-            .and_then(Value::as_str)
-            .map(clean);
-        return match (error, description) {
-            (Some(code), Some(text)) => (Some(code), text),
-            (Some(text), None) => (None, text),
-            (None, Some(text)) => (None, text),
-            (None, None) => (None, String::new()),
-        };
-    }
-    (None, clean(&String::from_utf8_lossy(&reply.body)))
-}
-
-/// One line, at most 1000 characters (ARM's AuthorizationFailed message alone is about 350),
-/// no control characters: service text goes to a terminal.
-pub fn clean(text: &str) -> String {
-    let one_line: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let trimmed = one_line.split_whitespace().collect::<Vec<_>>().join(" ");
-    if trimmed.chars().count() > 1000 {
-        let cut: String = trimmed.chars().take(1000).collect();
-        format!("{cut}…")
-    } else {
-        trimmed
-    }
+    (Kind::Failed, None)
 }
 
 /// Real IMDS names itself in `Server`; when something else answered, a proxy is the usual
@@ -285,12 +220,10 @@ mod tests {
     use super::*;
 
     fn reply(status: u16, body: &str) -> Reply {
-        Reply {
-            status,
-            headers: vec![("Server".into(), "IMDS/150.870.65.528".into())],
-            body: body.as_bytes().to_vec(),
-            gave_up: None,
-        }
+        let mut r = Reply::new(status, body.as_bytes());
+        r.headers
+            .push(("Server".into(), "IMDS/150.870.65.528".into()));
+        r
     }
 
     #[test]
@@ -367,12 +300,5 @@ mod tests {
         assert_eq!(e.kind, Kind::Failed);
         assert!(e.message.contains("<h1>Bad gateway</h1>"), "{}", e.message);
         assert!(e.hint.unwrap().contains("squid/5.7"));
-    }
-
-    #[test]
-    fn clean_makes_one_short_line() {
-        assert_eq!(clean("a\r\n\tb  c"), "a b c");
-        let long = "x".repeat(5000);
-        assert_eq!(clean(&long).chars().count(), 1001);
     }
 }

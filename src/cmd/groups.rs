@@ -1,0 +1,78 @@
+//! `armi groups`: every resource group of the subscription, all pages.
+
+use super::{Command, Ctx, Job};
+use crate::arm;
+use crate::cli::{Args, Outputs, flags};
+use crate::error::{Error, Result};
+use crate::text::echo;
+
+pub static COMMAND: Command = Command {
+    name: "groups",
+    args: "",
+    summary: "list the subscription's resource groups (every page)",
+    about: "\
+Every resource group of the subscription (default: this VM's), all pages
+merged into one JSON array.
+
+Pages are printed as they arrive: any length costs one page of memory.
+A nextLink to another host or over http is refused (exit 1).",
+    examples: &[
+        "armi groups",
+        "armi groups -q '[].name' -o tsv",
+        "armi groups -s 8d10da13-8125-4ba9-a717-bf7490507b3d -o compact",
+    ],
+    flags: &[
+        &[&flags::SUBSCRIPTION, &flags::TOP],
+        flags::IDENTITY,
+        flags::ARM,
+    ],
+    not_here: &[(
+        &flags::RESOURCE_GROUP,
+        "it lists every group of the subscription",
+    )],
+    outputs: Outputs::DATA,
+    parse,
+};
+
+struct Groups {
+    top: Option<u32>,
+}
+
+fn parse(args: &mut Args) -> Result<Box<dyn Job>> {
+    Ok(Box::new(Groups {
+        top: args.value(&flags::TOP).map(top).transpose()?,
+    }))
+}
+
+fn top(text: &str) -> Result<u32> {
+    text.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|&n| n >= 1)
+        .ok_or_else(|| {
+            Error::usage(format!(
+                "--top: '{}' is not a whole number of at least 1",
+                echo(text)
+            ))
+        })
+}
+
+impl Job for Groups {
+    fn run(&self, ctx: &Ctx) -> Result<()> {
+        ctx.http.check_remote()?;
+        let scope = ctx.arm_scope()?;
+        let url = arm::groups_url(
+            &scope.endpoint,
+            &scope.subscription,
+            ctx.api_version(),
+            self.top,
+        )?;
+        let what = format!(
+            "list resource groups in subscription {}",
+            scope.subscription.as_str()
+        );
+        let token = ctx.arm_token(&scope.cloud)?;
+        let session = ctx.session(&scope.endpoint, &token);
+        ctx.print_list(&session, url, &what)
+    }
+}

@@ -1,0 +1,193 @@
+//! The commands: one file each, holding its help, the flags it takes, the validation of its
+//! arguments and its run. [`COMMANDS`] is the table that dispatch, help, the man page and the
+//! completions are made from. What several commands share (the context, the token, the scope,
+//! printing) is here.
+
+mod doctor;
+mod get;
+mod group;
+mod groups;
+mod instance;
+mod resources;
+mod rest;
+mod target;
+mod token;
+mod whoami;
+
+#[cfg(test)]
+mod tests;
+
+use std::io::{BufWriter, ErrorKind};
+
+use serde_json::Value;
+
+use crate::arm::pages::{self, Flow};
+use crate::arm::{Origin, Session, Url};
+use crate::cli::{self, Output, Parsed, Settings};
+use crate::cloud::Cloud;
+use crate::env::Env;
+use crate::error::{Error, Result};
+use crate::http::{Deadline, Http};
+use crate::output::{self, Format, ListPrinter, Query};
+use crate::scope;
+use crate::sources::imds::{self, Vm};
+use crate::sources::{self, Source};
+use crate::token::Token;
+
+/// A command's table row.
+pub type Command = cli::Command<dyn Job>;
+
+/// Every command, in the order help lists them.
+pub static COMMANDS: &[&Command] = &[
+    &group::COMMAND,
+    &groups::COMMAND,
+    &resources::COMMAND,
+    &get::COMMAND,
+    &rest::COMMAND,
+    &token::COMMAND,
+    &instance::COMMAND,
+    &whoami::COMMAND,
+    &doctor::COMMAND,
+];
+
+/// A command with its arguments validated, ready to run.
+pub trait Job {
+    fn run(&self, ctx: &Ctx) -> Result<()>;
+}
+
+/// What every command runs with.
+pub struct Ctx<'a> {
+    pub settings: &'a Settings,
+    /// What `-o` chose, checked against the command's outputs.
+    pub output: Output,
+    pub env: &'a Env,
+    pub http: &'a Http,
+    pub source: &'a Source,
+}
+
+/// Parses the command line and runs what it asks for.
+pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>, env: &Env) -> Result<()> {
+    match cli::parse(args, env, COMMANDS)? {
+        Parsed::Help(text) => output::print(text.as_bytes()),
+        Parsed::Version => output::print(
+            format!(
+                "armi {} ({}, commit {})\n",
+                env!("CARGO_PKG_VERSION"),
+                env!("ARMI_TARGET"),
+                env!("ARMI_COMMIT")
+            )
+            .as_bytes(),
+        ),
+        Parsed::MissingCommand(usage) => {
+            crate::error::say(usage.trim_end());
+            Err(Error::usage("no command given"))
+        }
+        Parsed::Run {
+            job,
+            settings,
+            output,
+            ..
+        } => {
+            let source = sources::detect(settings.source, &settings.imds_endpoint, env)?;
+            let deadline = Deadline::from(settings.started, settings.timeout);
+            let http = Http::new(deadline, settings.verbose, settings.remote.clone());
+            let ctx = Ctx {
+                settings: &settings,
+                output,
+                env,
+                http: &http,
+                source: &source,
+            };
+            job.run(&ctx)
+        }
+    }
+}
+
+impl Ctx<'_> {
+    /// Instance metadata, fetched only when something still needs it (the subscription or group,
+    /// or the cloud when neither `--cloud` nor `ARMI_CLOUD` names one), and the cloud. Only VMs
+    /// have instance metadata; elsewhere the cloud is `--cloud`'s, else public.
+    pub fn vm_and_cloud(&self, needs_vm: bool) -> Result<(Option<Vm>, Cloud)> {
+        let vm =
+            if self.source.has_instance_metadata() && (needs_vm || self.settings.cloud.is_none()) {
+                let doc = imds::instance(self.http, &self.settings.imds_endpoint)?;
+                Some(Vm::from_instance(&doc))
+            } else {
+                None
+            };
+        let (cloud, why) = scope::cloud(self.settings.cloud, vm.as_ref())?;
+        self.http.trace(&why);
+        Ok((vm, cloud))
+    }
+
+    /// A token for this cloud's ARM.
+    pub fn arm_token(&self, cloud: &Cloud) -> Result<Token> {
+        self.token_for(cloud.arm_audience, cloud)
+    }
+
+    /// A token for `resource` from the identity host.
+    pub fn token_for(&self, resource: &str, cloud: &Cloud) -> Result<Token> {
+        self.source
+            .token(self.http, resource, &self.settings.identity, cloud)
+    }
+
+    /// A session with ARM at `endpoint` for `token`.
+    pub fn session<'t>(
+        &'t self,
+        endpoint: &crate::http::Endpoint,
+        token: &'t Token,
+    ) -> Session<'t> {
+        Session::new(self.http, Origin::of(endpoint), token.access_token.expose())
+    }
+
+    /// Applies `--query` and prints in the chosen format.
+    pub fn print_data(&self, value: Value) -> Result<()> {
+        let format = self.output.format();
+        let value = match &self.settings.query {
+            Some(query) => query.apply(&value).ok_or_else(no_match)?,
+            None => value,
+        };
+        output::print(output::render(&value, format).as_bytes())
+    }
+
+    /// Streams a list to stdout page by page.
+    pub fn print_list(&self, session: &Session, first: Url, what: &str) -> Result<()> {
+        let format = self.output.format();
+        print_list(session, first, what, format, self.settings.query.as_ref())
+    }
+}
+
+/// Streams a list to stdout page by page.
+fn print_list(
+    session: &Session,
+    first: Url,
+    what: &str,
+    format: Format,
+    query: Option<&Query>,
+) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut printer = ListPrinter::new(BufWriter::new(stdout.lock()), format, query);
+    let mut closed = false;
+    pages::each_item(session, first, what, &mut |item| match printer.push(item) {
+        Ok(()) => Ok(Flow::More),
+        Err(e) if e.kind() == ErrorKind::BrokenPipe => {
+            closed = true;
+            Ok(Flow::Stop)
+        }
+        Err(e) => Err(Error::failed(format!("cannot write to stdout: {e}"))),
+    })?;
+    if closed {
+        return Ok(());
+    }
+    match printer.finish() {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(no_match()),
+        Err(e) if e.kind() == ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::failed(format!("cannot write to stdout: {e}"))),
+    }
+}
+
+fn no_match() -> Error {
+    Error::failed("--query matched nothing")
+        .with_hint("check the path against the output without -q")
+}

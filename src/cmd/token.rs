@@ -1,0 +1,101 @@
+//! `armi token [RESOURCE]`: an access token from the managed identity, for scripts that call an
+//! API themselves.
+
+use super::{Command, Ctx, Job};
+use crate::cli::{Args, Output, Outputs, flags};
+use crate::cloud::Cloud;
+use crate::error::Result;
+use crate::output;
+use crate::token::Token;
+
+pub static COMMAND: Command = Command {
+    name: "token",
+    args: "[RESOURCE]",
+    summary: "print an access token (default: for this cloud's ARM)",
+    about: "\
+RESOURCE is the audience (default: this cloud's ARM, which is
+https://management.azure.com/ on the public cloud), e.g. https://vault.azure.net
+or https://storage.azure.com/.
+
+Output:
+  raw      the token alone (default), for TOKEN=$(armi token)
+  json     {access_token, token_type, resource, client_id, expires_on (epoch
+           seconds), expires_at (RFC 3339)}
+  env      export lines: eval \"$(armi token -o env)\" sets AZURE_ACCESS_TOKEN
+           and AZURE_ACCESS_TOKEN_EXPIRES_ON
+  header   'Authorization: Bearer ...', for curl -H @-",
+    examples: &[
+        "TOKEN=$(armi token)",
+        "armi token https://vault.azure.net -o header | curl -sH @- \\",
+        "    'https://myvault.vault.azure.net/secrets/db?api-version=7.4'",
+        "armi token -q expires_at -o tsv",
+    ],
+    flags: &[flags::IDENTITY],
+    not_here: &[
+        (
+            &flags::SUBSCRIPTION,
+            "a token is for an audience, not a subscription",
+        ),
+        (
+            &flags::RESOURCE_GROUP,
+            "a token is for an audience, not a group",
+        ),
+        (
+            &flags::API_VERSION,
+            "the identity host's api-version is fixed",
+        ),
+    ],
+    outputs: Outputs {
+        own: &["raw", "env", "header"],
+        default: "raw",
+        with_query: "tsv",
+    },
+    parse,
+};
+
+struct TokenJob {
+    resource: Option<String>,
+}
+
+fn parse(args: &mut Args) -> Result<Box<dyn Job>> {
+    Ok(Box::new(TokenJob {
+        resource: args.optional(),
+    }))
+}
+
+impl Job for TokenJob {
+    fn run(&self, ctx: &Ctx) -> Result<()> {
+        let cloud = match &self.resource {
+            Some(_) => ctx.settings.cloud.unwrap_or_else(Cloud::public),
+            None => ctx.vm_and_cloud(false)?.1,
+        };
+        let resource = self
+            .resource
+            .clone()
+            .unwrap_or_else(|| cloud.arm_audience.to_string());
+        let token = ctx.token_for(&resource, &cloud)?;
+        match ctx.output {
+            Output::Own("raw") => {
+                output::print(format!("{}\n", token.access_token.expose()).as_bytes())
+            }
+            Output::Own("header") => output::print(
+                format!(
+                    "Authorization: {} {}\n",
+                    token.token_type,
+                    token.access_token.expose()
+                )
+                .as_bytes(),
+            ),
+            Output::Own(_) => output::print(env_lines(&token).as_bytes()),
+            Output::Data(_) => ctx.print_data(token.to_json()),
+        }
+    }
+}
+
+fn env_lines(token: &Token) -> String {
+    format!(
+        "export AZURE_ACCESS_TOKEN='{}'\nexport AZURE_ACCESS_TOKEN_EXPIRES_ON={}\n",
+        token.access_token.expose(),
+        token.expires_on
+    )
+}

@@ -1,0 +1,344 @@
+//! Transport: every request armi sends goes through [`Http::send`], which picks the agent from
+//! what the request says it is for, retries what that service's rules allow until the one
+//! deadline, caps the body, and writes the `-v` trace.
+//!
+//! Identity endpoints are always reached directly (IMDS documents that proxies must be
+//! bypassed); hosts armi sends a token to over the network (ARM, Entra ID, other APIs) honour the
+//! proxy variables with curl's rules ([`proxy`]) and trust the embedded roots or `--ca-file`
+//! ([`tls`]). No agent follows redirects: a redirect would carry the request to a host armi did
+//! not choose. Agents are built when a request first needs them.
+
+pub mod endpoint;
+mod exchange;
+pub mod proxy;
+mod request;
+mod resolve;
+pub mod retry;
+pub mod tls;
+
+use std::cell::{Cell, OnceCell, RefCell};
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ureq::Agent;
+use ureq::tls::{Certificate, RootCerts, TlsConfig};
+use ureq::unversioned::transport::DefaultConnector;
+
+pub use endpoint::Endpoint;
+pub use exchange::origin_of;
+use exchange::{Failure, exchange, unreachable};
+pub use proxy::ProxyEnv;
+pub use request::{Reply, Request, Service};
+pub use retry::Deadline;
+use retry::{Decision, Said, Why};
+
+use crate::error::{Error, Kind, Result};
+use crate::text::seconds;
+
+/// Bodies larger than this from the identity endpoint are refused.
+pub const IMDS_BODY_CAP: u64 = 1 << 20;
+/// Bodies larger than this from ARM are refused.
+pub const ARM_BODY_CAP: u64 = 32 << 20;
+/// Connect timeout to the identity endpoint (a local, non-routed address: it answers fast or not
+/// at all).
+const IMDS_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Connect timeout to ARM. ureq counts the proxy CONNECT and the TLS handshake as part of
+/// connecting, so this is longer than the identity endpoint's.
+const ARM_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// One attempt at the identity endpoint may take this long before it is retried.
+const IMDS_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
+/// When stderr is a terminal and armi has waited this long, it says what it is waiting for.
+const PROGRESS_AFTER: Duration = Duration::from_secs(2);
+
+const USER_AGENT: &str = concat!("armi/", env!("CARGO_PKG_VERSION"));
+
+/// How hosts armi sends a token to over the network are reached: the trusted roots and the
+/// proxy variables. Both are read when first needed, so that a command that never leaves this
+/// machine is not refused for a setting it does not use.
+#[derive(Debug, Clone, Default)]
+pub struct Remote {
+    /// `--ca-file` or `SSL_CERT_FILE`: the path, and which of the two named it.
+    pub ca_file: Option<(String, &'static str)>,
+    pub proxies: ProxyEnv,
+}
+
+/// The transport a command runs with.
+pub struct Http {
+    pub deadline: Deadline,
+    pub verbose: bool,
+    remote: Remote,
+    roots: OnceCell<Option<Arc<Vec<Certificate<'static>>>>>,
+    /// The agents built so far, by the origin (or kind) they serve.
+    agents: RefCell<Vec<(String, Agent)>>,
+    resolve: resolve::Resolve,
+    progress_shown: Cell<bool>,
+}
+
+impl Http {
+    pub fn new(deadline: Deadline, verbose: bool, remote: Remote) -> Http {
+        Http {
+            deadline,
+            verbose,
+            remote,
+            roots: OnceCell::new(),
+            agents: RefCell::new(Vec::new()),
+            resolve: resolve::Resolve::default(),
+            progress_shown: Cell::new(false),
+        }
+    }
+
+    /// The same transport with another deadline (a step of `armi doctor`); agents are built
+    /// afresh, the settings are the same.
+    pub fn with_deadline(&self, deadline: Deadline) -> Http {
+        Http::new(deadline, self.verbose, self.remote.clone())
+    }
+
+    /// The settings for remote hosts, as given.
+    pub fn remote(&self) -> &Remote {
+        &self.remote
+    }
+
+    /// Reads the roots and checks the proxy variables now, for a command that will call a remote
+    /// host: a bad `--ca-file` or `HTTPS_PROXY` is then refused before the first request.
+    pub fn check_remote(&self) -> Result<()> {
+        self.roots()?;
+        self.remote.proxies.check()
+    }
+
+    fn roots(&self) -> Result<Option<Arc<Vec<Certificate<'static>>>>> {
+        if let Some(roots) = self.roots.get() {
+            return Ok(roots.clone());
+        }
+        let loaded = match &self.remote.ca_file {
+            Some((path, source)) => Some(Arc::new(tls::load_roots(path, source)?)),
+            None => None,
+        };
+        Ok(self.roots.get_or_init(|| loaded).clone())
+    }
+
+    /// Writes one `-v` line (redacted).
+    pub fn trace(&self, line: &str) {
+        if self.verbose {
+            crate::error::say(&format!("armi: {line}"));
+        }
+    }
+
+    /// The agent for a request, built on first use: the identity agent for hosts on this
+    /// machine, the pinned agent for Service Fabric, and one agent per remote host (its proxy
+    /// depends on the host).
+    fn agent(&self, req: &Request) -> Result<Agent> {
+        let key = match req.service {
+            Service::Imds | Service::Local(_) => "local".to_string(),
+            Service::Pinned(..) => "pinned".to_string(),
+            _ => origin_of(&req.url).to_ascii_lowercase(),
+        };
+        if let Some((_, agent)) = self.agents.borrow().iter().find(|(k, _)| *k == key) {
+            return Ok(agent.clone());
+        }
+        let agent = match req.service {
+            Service::Imds | Service::Local(_) => local_config().build().new_agent_with(self),
+            Service::Pinned(_, pin) => {
+                tls::pinned_agent(local_config().build(), pin.clone(), self.resolve.clone())
+            }
+            _ => self.remote_agent(&req.url)?,
+        };
+        self.agents.borrow_mut().push((key, agent.clone()));
+        Ok(agent)
+    }
+
+    fn remote_agent(&self, url: &str) -> Result<Agent> {
+        let endpoint = Endpoint::parse(origin_of(url))
+            .map_err(|e| Error::failed(format!("'{}' {e}", crate::text::clean(url))))?;
+        let roots = match self.roots()? {
+            Some(certs) => RootCerts::Specific(certs),
+            None => RootCerts::WebPki,
+        };
+        let proxy = match self
+            .remote
+            .proxies
+            .for_host(&endpoint.host, endpoint.https)?
+        {
+            Some(proxy) => {
+                self.trace(&format!(
+                    "{} via proxy {} (from {})",
+                    endpoint.host,
+                    proxy.shown(),
+                    proxy.variable
+                ));
+                let parsed = ureq::Proxy::new(proxy.url.expose()).map_err(|e| {
+                    Error::usage(format!(
+                        "{}: '{}' is not a usable proxy URL: {e}",
+                        proxy.variable,
+                        proxy.shown()
+                    ))
+                })?;
+                Some(parsed)
+            }
+            None => None,
+        };
+        let config = Agent::config_builder()
+            .proxy(proxy)
+            .https_only(endpoint.https)
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .timeout_connect(Some(ARM_CONNECT_TIMEOUT))
+            .tls_config(TlsConfig::builder().root_certs(roots).build())
+            .user_agent(USER_AGENT)
+            .accept("application/json")
+            .build();
+        Ok(config.new_agent_with(self))
+    }
+
+    /// Sends a request, retrying what the service's rules allow until the deadline. Retryable
+    /// statuses that outlast the retries come back as a `Reply` with `gave_up` set, so that the
+    /// service module can report the service's own error text.
+    pub fn send(&self, req: &Request) -> Result<Reply> {
+        let first = Instant::now();
+        let agent = self.agent(req)?;
+        for attempt in 1u32.. {
+            let Some(remaining) = self.deadline.remaining() else {
+                return Err(self.deadline_passed(req, attempt - 1));
+            };
+            let (said, reason, last) = match self.attempt(&agent, req, remaining) {
+                Ok(reply) if !req.service.retries(req.method, reply.status) => return Ok(reply),
+                Ok(reply) => (
+                    Said::Transient {
+                        retry_after: reply.retry_after(),
+                    },
+                    format!("{} answered {}", req.service.label(), reply.status),
+                    Some(reply),
+                ),
+                Err(Failure::Fatal(e)) => return Err(e),
+                Err(Failure::Unreachable(why)) => (Said::NothingListening, why, None),
+                Err(Failure::Transient(why)) => (Said::Transient { retry_after: None }, why, None),
+            };
+            let left = self.deadline.left();
+            let decision =
+                retry::decide(said, attempt, first.elapsed(), left, retry::random_unit());
+            let wait = match decision {
+                Decision::Wait(wait) => wait,
+                Decision::Unreachable => return Err(unreachable(req, &reason, first.elapsed())),
+                Decision::GiveUp(why) => {
+                    let why = self.why_stopped(&reason, why, attempt, first.elapsed());
+                    return match last {
+                        Some(mut reply) => {
+                            reply.gave_up = Some(why);
+                            Ok(reply)
+                        }
+                        None => Err(Error::new(Kind::GaveUp, format!("{}: {why}", req.what))),
+                    };
+                }
+            };
+            self.trace(&format!(
+                "{reason}; retry {attempt} in {} ({} left)",
+                seconds(wait),
+                seconds(left)
+            ));
+            self.show_progress(req, &reason, first.elapsed());
+            std::thread::sleep(wait);
+        }
+        unreachable!("the attempt counter is unbounded")
+    }
+
+    fn why_stopped(&self, reason: &str, why: Why, attempts: u32, elapsed: Duration) -> String {
+        let tries = format!(
+            "{attempts} attempt{} in {}",
+            if attempts == 1 { "" } else { "s" },
+            seconds(elapsed)
+        );
+        match why {
+            Why::Deadline => format!(
+                "{reason}; gave up after {tries} (--timeout {} s)",
+                self.deadline.total().as_secs()
+            ),
+            Why::RetryAfterPastDeadline(asked) => format!(
+                "{reason} and asked to retry after {} s, past the --timeout of {} s; gave up after {tries}",
+                asked.as_secs(),
+                self.deadline.total().as_secs()
+            ),
+        }
+    }
+
+    fn deadline_passed(&self, req: &Request, attempts: u32) -> Error {
+        Error::new(
+            Kind::GaveUp,
+            format!(
+                "{}: the --timeout of {} s passed after {attempts} attempt(s)",
+                req.what,
+                self.deadline.total().as_secs()
+            ),
+        )
+    }
+
+    /// One line, once, for a person watching a terminal while armi waits.
+    fn show_progress(&self, req: &Request, reason: &str, waited: Duration) {
+        if self.verbose || self.progress_shown.get() || waited < PROGRESS_AFTER {
+            return;
+        }
+        if !std::io::stderr().is_terminal() {
+            return;
+        }
+        self.progress_shown.set(true);
+        crate::error::say(&format!(
+            "armi: still trying to {} ({reason}); will keep retrying for up to {} (-v shows each retry)",
+            req.what,
+            seconds(self.deadline.left())
+        ));
+    }
+
+    fn attempt(
+        &self,
+        agent: &Agent,
+        req: &Request,
+        remaining: Duration,
+    ) -> std::result::Result<Reply, Failure> {
+        let (cap, timeout) = if req.service.is_local() {
+            (IMDS_BODY_CAP, remaining.min(IMDS_ATTEMPT_TIMEOUT))
+        } else {
+            (ARM_BODY_CAP, remaining)
+        };
+        let started = Instant::now();
+        let result = exchange(agent, req, cap, timeout);
+        let ms = started.elapsed().as_millis();
+        match &result {
+            Ok(r) => self.trace(&format!(
+                "{} {} -> {} ({ms} ms, {} bytes)",
+                req.method,
+                req.url,
+                r.status,
+                r.body.len()
+            )),
+            Err(e) => self.trace(&format!(
+                "{} {} -> {} ({ms} ms)",
+                req.method,
+                req.url,
+                e.describe()
+            )),
+        }
+        result
+    }
+}
+
+/// Builds an agent from a configuration with armi's resolver and ureq's usual transport chain.
+trait NewAgent {
+    fn new_agent_with(self, http: &Http) -> Agent;
+}
+
+impl NewAgent for ureq::config::Config {
+    fn new_agent_with(self, http: &Http) -> Agent {
+        Agent::with_parts(self, DefaultConnector::default(), http.resolve.clone())
+    }
+}
+
+/// How an identity host on this machine (IMDS, Arc, App Service, Service Fabric...) is
+/// reached: directly, never through a proxy, never following a redirect.
+fn local_config() -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+    Agent::config_builder()
+        .proxy(None)
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .timeout_connect(Some(IMDS_CONNECT_TIMEOUT))
+        .user_agent(USER_AGENT)
+        .accept("application/json")
+}

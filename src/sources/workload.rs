@@ -1,0 +1,138 @@
+//! AKS workload identity: the projected service-account token in `AZURE_FEDERATED_TOKEN_FILE`
+//! (read afresh each time, because it rotates) is exchanged at Entra ID for an access token of
+//! the identity in `AZURE_CLIENT_ID`, in the tenant `AZURE_TENANT_ID` (protocol.md § 5.7).
+
+use std::path::PathBuf;
+
+use super::{Ask, Host, IdentityHost, Vars, fetch};
+use crate::answer::Answer;
+use crate::arm::Url;
+use crate::error::{Error, Kind, Result};
+use crate::files::{Links, read_regular};
+use crate::http::{Request, Service};
+use crate::identity::{Identity, Selectors};
+use crate::secret::Secret;
+use crate::text::{echo, percent_encode};
+use crate::token::Token;
+
+/// The federated credential's client id is the one identity this host can act as; a
+/// `--client-id` names another identity with a federated credential for the same account.
+const SELECTORS: Selectors = Selectors {
+    client_id: Some("client_id"),
+    ..Selectors::NONE
+};
+const WHY_NOT: &str = "workload identity acts as the identity in AZURE_CLIENT_ID";
+/// A Kubernetes service-account token is about a kilobyte; anything near this is not one.
+const MAX_ASSERTION_BYTES: u64 = 64 << 10;
+
+#[derive(Debug)]
+pub struct Workload {
+    token_file: PathBuf,
+    client_id: String,
+    tenant_id: String,
+    authority: Option<Url>,
+}
+
+impl Workload {
+    pub fn from_env(vars: &Vars) -> Result<Workload> {
+        Ok(Workload {
+            token_file: PathBuf::from(vars.need("AZURE_FEDERATED_TOKEN_FILE")?),
+            client_id: vars.need("AZURE_CLIENT_ID")?,
+            tenant_id: tenant(&vars.need("AZURE_TENANT_ID")?)?,
+            authority: match vars.env.get("AZURE_AUTHORITY_HOST") {
+                Some(_) => Some(vars.url("AZURE_AUTHORITY_HOST", None)?),
+                None => None,
+            },
+        })
+    }
+
+    fn assertion(&self) -> Result<Secret> {
+        let bytes =
+            read_regular(&self.token_file, MAX_ASSERTION_BYTES, Links::Follow).map_err(|why| {
+                Error::new(
+                    Kind::NoIdentity,
+                    format!(
+                        "workload identity: cannot read AZURE_FEDERATED_TOKEN_FILE '{}': {}",
+                        echo(&self.token_file.to_string_lossy()),
+                        why.describe(MAX_ASSERTION_BYTES)
+                    ),
+                )
+            })?;
+        Ok(Secret::new(String::from_utf8_lossy(&bytes).trim()))
+    }
+}
+
+/// A tenant id goes into a URL path: a GUID or a domain name, nothing else.
+fn tenant(text: &str) -> Result<String> {
+    if crate::text::is_dotted_word(text, 256) {
+        return Ok(text.to_string());
+    }
+    let e = format!(
+        "AZURE_TENANT_ID: '{}' is not a tenant id or domain",
+        echo(text)
+    );
+    Err(Error::usage(e))
+}
+
+impl IdentityHost for Workload {
+    fn token(&self, ask: &Ask) -> Result<Token> {
+        super::selector(Host::Workload, ask.identity, &SELECTORS, WHY_NOT)?;
+        let client_id = match ask.identity {
+            Identity::ClientId {
+                id,
+                from_env: false,
+            } => id.clone(),
+            _ => self.client_id.clone(),
+        };
+        let authority = match &self.authority {
+            Some(url) => url.clone(),
+            None => Url::parse(ask.cloud.authority).map_err(Error::failed)?,
+        };
+        let assertion = self.assertion()?;
+        // v2 scopes are `<resource>/.default`; a trailing slash on the resource is dropped first,
+        // so `https://management.azure.com/` asks for `https://management.azure.com/.default`.
+        let scope = format!("{}/.default", ask.resource.trim_end_matches('/'));
+        let form = [
+            ("client_id", client_id.as_str()),
+            ("scope", scope.as_str()),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", assertion.expose()),
+            ("grant_type", "client_credentials"),
+        ];
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{k}={}", percent_encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let url = format!(
+            "{}/{}/oauth2/v2.0/token",
+            authority.to_url().trim_end_matches('/'),
+            percent_encode(&self.tenant_id)
+        );
+        let request = Request {
+            service: Service::Entra,
+            method: "POST",
+            url,
+            what: super::what(Host::Workload, ask.resource, ask.identity),
+            headers: vec![("Content-Type", "application/x-www-form-urlencoded".into())],
+            bearer: None,
+            body: Some(body.into_bytes()),
+        };
+        fetch(ask, Host::Workload, request, &meaning)
+    }
+}
+
+/// Entra ID's refusals of a federated token.
+fn meaning(a: &Answer) -> Option<(Kind, String)> {
+    matches!(a.status, 400 | 401).then(|| {
+        (
+            Kind::Denied,
+            "Entra ID refused the federated token: check the federated credential (issuer, subject) \
+             and AZURE_CLIENT_ID / AZURE_TENANT_ID"
+                .to_string(),
+        )
+    })
+}
