@@ -25,7 +25,7 @@ impl Answer {
     /// `{"error","error_description"}`, IMDS's `{"error": text}`, `{"statusCode","message"}`,
     /// the `x-ms-error-code` header of Storage (whose bodies are XML), or plain text.
     pub fn read(reply: &Reply) -> Answer {
-        let mut answer = match serde_json::from_slice::<Value>(&reply.body) {
+        let mut answer = match crate::json::parse(&reply.body) {
             Ok(Value::Object(doc)) => from_json(&doc),
             _ => Answer {
                 message: clean(&String::from_utf8_lossy(&reply.body)),

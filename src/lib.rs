@@ -18,6 +18,7 @@ pub mod files;
 mod garbage;
 pub mod http;
 pub mod identity;
+pub mod json;
 pub mod output;
 pub mod scope;
 pub mod secret;

@@ -94,7 +94,7 @@ fn poll_status(
             )?,
             what,
         )?;
-        let doc: Value = serde_json::from_slice(&reply.body).map_err(|e| {
+        let doc: Value = crate::json::parse(&reply.body).map_err(|e| {
             Error::failed(format!("{what}: the operation status is not JSON ({e})"))
         })?;
         let status = doc
@@ -216,7 +216,7 @@ fn json_body(reply: &Reply, what: &str) -> Result<Option<Value>> {
     if reply.body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    serde_json::from_slice(&reply.body).map(Some).map_err(|e| {
+    crate::json::parse(&reply.body).map(Some).map_err(|e| {
         Error::failed(format!(
             "{what}: ARM answered {} but the body is not JSON ({e})",
             reply.status

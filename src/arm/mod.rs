@@ -83,7 +83,7 @@ impl<'a> Session<'a> {
     pub fn get_json(&self, url: &Url, what: &str) -> Result<Value> {
         let reply = self.send("GET", url, vec![], None, what)?;
         let body = expect_success(reply, what)?;
-        serde_json::from_slice(&body.body).map_err(|e| {
+        crate::json::parse(&body.body).map_err(|e| {
             Error::failed(format!(
                 "{what}: ARM answered {} but the body is not JSON ({e})",
                 body.status

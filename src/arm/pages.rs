@@ -25,7 +25,7 @@ pub struct Page {
 /// Parses one page's body (no network: the fuzz target drives it). `status` and `what` are for
 /// the error.
 pub fn parse_page(body: &[u8], status: u16, what: &str) -> Result<Page> {
-    serde_json::from_slice(body).map_err(|e| {
+    crate::json::parse_as(body).map_err(|e| {
         Error::failed(format!(
             "{what}: ARM answered {status} but the body is not a list page ({e})"
         ))

@@ -3,8 +3,6 @@
 
 use std::path::Path;
 
-use serde_json::Value;
-
 use super::{Command, Ctx, Job, target::with_api_version};
 use crate::arm::{self, Origin, Session, lro};
 use crate::cli::{Args, Outputs, flags};
@@ -173,7 +171,7 @@ fn body(spec: &str, within: std::time::Duration) -> Result<Vec<u8>> {
             "--body: {source} is over 4 MiB, more than ARM accepts"
         )));
     }
-    serde_json::from_slice::<Value>(&bytes).map_err(|e| {
+    crate::json::parse(&bytes).map_err(|e| {
         Error::usage(format!("--body: {source} is not valid JSON: {e}"))
             .with_hint("quote it for the shell: --body '{\"tags\":{\"env\":\"prod\"}}', or use --body @file.json")
     })?;
@@ -261,7 +259,7 @@ impl Job for Rest {
         if self.method == Method::Head || reply.body.iter().all(u8::is_ascii_whitespace) {
             return Ok(());
         }
-        match serde_json::from_slice::<Value>(&reply.body) {
+        match crate::json::parse(&reply.body) {
             Ok(doc) => ctx.print_data(doc),
             Err(_) if settings.query.is_none() => output::print(&reply.body),
             Err(e) => Err(Error::failed(format!(

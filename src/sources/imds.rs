@@ -126,7 +126,7 @@ pub fn instance(http: &Http, endpoint: &Endpoint) -> Result<Value> {
     if reply.status != 200 || reply.gave_up.is_some() {
         return Err(failure(what, &reply, None));
     }
-    match serde_json::from_slice::<Value>(&reply.body) {
+    match crate::json::parse(&reply.body) {
         Ok(v @ Value::Object(_)) => Ok(v),
         _ => Err(with_proxy_hint(
             Error::failed(format!("{what}: 200 but the body is not a JSON object")),

@@ -48,7 +48,7 @@ impl Token {
     ///
     /// Errors are kind Failed and say only which field is missing or invalid and what JSON type it had.
     pub fn parse(body: &[u8], now: u64) -> Result<Token> {
-        let value: Value = serde_json::from_slice(body).map_err(|e| not_json(&e))?;
+        let value = crate::json::parse(body).map_err(|e| not_json(&e))?;
         let fields = match value {
             Value::Object(fields) => fields,
             other => {
@@ -88,7 +88,11 @@ impl Token {
 
 /// The error for a body that does not parse, built from the error's category and place only: serde
 /// messages are safe today, but the body must never leak through one tomorrow.
-fn not_json(error: &serde_json::Error) -> Error {
+fn not_json(refused: &crate::json::Refused) -> Error {
+    let error = match refused {
+        crate::json::Refused::Syntax(error) => error,
+        too_large => return invalid(format!("is refused: {too_large}")),
+    };
     if error.is_eof() {
         invalid("is not valid JSON: it ends early (truncated?)".to_string())
     } else {
