@@ -34,7 +34,9 @@ mod encoding;
 mod entra;
 mod faults;
 mod federation;
+mod fleet;
 mod foreign;
+mod gate;
 mod host;
 mod http;
 mod identities;
@@ -53,15 +55,23 @@ mod service_fabric;
 mod sha1;
 mod state;
 mod store;
+mod throttle;
 mod tls;
 mod token;
 mod vault;
 
 pub use emulator::Emulator;
+pub use fleet::{Fleet, FleetIdentity};
+pub use gate::ThrottleStats;
 pub use record::{Recorded, Service};
 pub use scenario::{
     Action, Arc, ArcRealm, CloudShellUser, Fault, Grant, Limit, LinkHost, Lro, Outcome, Role,
     Route, Scenario, UserIdentity,
+};
+/// The throttling model, pure and clock-injected, for simulations in virtual time.
+pub use throttle::{
+    ArmLimits, ArmThrottle, ArmVerdict, Bucket, BucketSpec, Debt, ImdsCategory, ImdsLimits,
+    ImdsThrottle, Operation, Throttling, ideal_finish,
 };
 
 /// Maps an IMDS `azEnvironment` name to the `arm_cloud` it implies (case-insensitive).
