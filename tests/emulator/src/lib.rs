@@ -71,7 +71,7 @@ pub use scenario::{
 /// The throttling model, pure and clock-injected, for simulations in virtual time.
 pub use throttle::{
     ArmLimits, ArmThrottle, ArmVerdict, Bucket, BucketSpec, Debt, ImdsCategory, ImdsLimits,
-    ImdsThrottle, Operation, Throttling, ideal_finish,
+    ImdsThrottle, Operation, Throttling, ideal_schedule,
 };
 
 /// Maps an IMDS `azEnvironment` name to the `arm_cloud` it implies (case-insensitive).

@@ -388,24 +388,26 @@ impl ImdsThrottle {
     }
 }
 
-/// The time it takes `spec`'s bucket, full at the first arrival, to let through requests
-/// arriving at `arrivals` (sorted), served first come first served as soon as a token is
-/// there: when the last one goes through. This is the best any retry policy can do against
-/// that bucket alone.
-pub fn ideal_finish(spec: BucketSpec, arrivals: &[Duration]) -> Duration {
+/// When each of the requests arriving at `arrivals` (sorted) would go through `spec`'s
+/// bucket, full at the first arrival, if they were served first come first served as soon as
+/// a token is there: the best any retry policy can do against that bucket alone.
+pub fn ideal_schedule(spec: BucketSpec, arrivals: &[Duration]) -> Vec<Duration> {
     let Some(first) = arrivals.first() else {
-        return Duration::ZERO;
+        return Vec::new();
     };
     let mut bucket = Bucket::full(spec, *first);
     let mut clock = *first;
-    for arrival in arrivals {
-        clock = clock.max(*arrival);
-        bucket.refill(clock);
-        clock += bucket.until_token();
-        bucket.refill(clock);
-        bucket.take(0.0);
-    }
-    clock
+    arrivals
+        .iter()
+        .map(|arrival| {
+            clock = clock.max(*arrival);
+            bucket.refill(clock);
+            clock += bucket.until_token();
+            bucket.refill(clock);
+            bucket.take(0.0);
+            clock
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -619,13 +621,16 @@ mod tests {
     }
 
     #[test]
-    fn the_ideal_finish_of_a_herd_is_its_excess_over_the_refill_rate() {
+    fn the_ideal_schedule_of_a_herd_drains_its_excess_at_the_refill_rate() {
         let at_once = vec![Duration::ZERO; 1000];
-        let ideal = ideal_finish(READS, &at_once);
-        assert!((ideal.as_secs_f64() - 30.0).abs() < 1e-3, "{ideal:?}");
-        assert_eq!(ideal_finish(READS, &at_once[..250]), Duration::ZERO);
+        let schedule = ideal_schedule(READS, &at_once);
+        assert_eq!(schedule[249], Duration::ZERO);
+        let last = schedule[999].as_secs_f64();
+        assert!((last - 30.0).abs() < 1e-3, "{last}");
+        assert!((schedule[274].as_secs_f64() - 1.0).abs() < 1e-3);
         // Arrivals slower than the refill never wait.
         let trickle: Vec<Duration> = (0..1000).map(|i| secs(f64::from(i) / 20.0)).collect();
-        assert_eq!(ideal_finish(READS, &trickle), secs(999.0 / 20.0));
+        assert_eq!(ideal_schedule(READS, &trickle), trickle);
+        assert!(ideal_schedule(READS, &[]).is_empty());
     }
 }
