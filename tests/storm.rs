@@ -25,7 +25,7 @@
 mod figures;
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, PipeWriter};
+use std::io::{BufRead, BufReader, PipeReader, PipeWriter};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -99,10 +99,22 @@ fn run_storm(n: usize, spread: Duration, identity: Identity, costly: Option<bool
     let dir = scratch_dir();
     let spawn_started = Instant::now();
     let mut children = Children::default();
-    let mut gates = Vec::with_capacity(n);
+    // Released together, the VMs wait on one pipe, so that one close wakes them all at once.
+    let mut together = spread
+        .is_zero()
+        .then(|| std::io::pipe().expect("the start barrier"));
+    let mut gates: Vec<Gate> = Vec::with_capacity(n);
     for vm in 0..n {
-        let (pid, gate) = spawn_vm(&emulator, vm, identity, &dir);
-        children.pids.push(pid);
+        let (reader, gate) = match &together {
+            Some((reader, _)) => (reader.try_clone().expect("the start barrier"), None),
+            None => {
+                let (reader, writer) = std::io::pipe().expect("a start barrier");
+                (reader, Some(writer))
+            }
+        };
+        children
+            .pids
+            .push(spawn_vm(&emulator, vm, identity, &dir, reader));
         gates.push(gate);
     }
     let spawned_in = spawn_started.elapsed();
@@ -112,6 +124,7 @@ fn run_storm(n: usize, spread: Duration, identity: Identity, costly: Option<bool
     let (exits, reaper) = reap(n);
     let offsets = offsets(n, spread);
     let t0 = Instant::now();
+    drop(together.take());
     let mut starts = vec![Duration::ZERO; n];
     for vm in order_of(&offsets) {
         let due = t0 + offsets[vm];
@@ -197,9 +210,15 @@ fn run_storm(n: usize, spread: Duration, identity: Identity, costly: Option<bool
     }
 }
 
-/// Starts VM `vm`'s armi behind its gate: a shell that execs armi once its pipe closes.
-fn spawn_vm(emulator: &Emulator, vm: usize, identity: Identity, dir: &Path) -> (i32, Gate) {
-    let (reader, writer) = std::io::pipe().expect("a pipe for the start barrier");
+/// Starts VM `vm`'s armi behind its gate: a shell that execs armi once `barrier` (the read
+/// end of a pipe) reaches its end.
+fn spawn_vm(
+    emulator: &Emulator,
+    vm: usize,
+    identity: Identity,
+    dir: &Path,
+    barrier: PipeReader,
+) -> i32 {
     let stderr = File::create(dir.join(format!("{vm}.err"))).expect("a stderr file");
     let client_id = Fleet::shared_identity().client_id;
     let mut command = Command::new("/bin/sh");
@@ -210,20 +229,23 @@ fn spawn_vm(emulator: &Emulator, vm: usize, identity: Identity, dir: &Path) -> (
     if identity == Identity::Shared {
         command.args(["--client-id", &client_id]);
     }
+    // Reaped by `reap`, with waitpid on any child, as the children exit.
+    #[allow(clippy::zombie_processes)]
     let child = command
         .env_clear()
         .env("ARMI_IMDS_ENDPOINT", emulator.vm_imds_url(vm))
         .env("ARMI_ARM_ENDPOINT", emulator.arm_url())
         .env("SSL_CERT_FILE", emulator.ca_file())
-        .stdin(Stdio::from(reader))
+        .stdin(Stdio::from(barrier))
         .stdout(Stdio::null())
         .stderr(Stdio::from(stderr))
         .spawn()
         .expect("sh starts");
-    (child.id() as i32, Some(writer))
+    child.id() as i32
 }
 
-/// A child's start barrier: closing (dropping) the write end releases it.
+/// A child's own start barrier when the VMs start at different times: closing (dropping)
+/// the write end releases it.
 type Gate = Option<PipeWriter>;
 
 /// The children still running, killed if the harness stops early.

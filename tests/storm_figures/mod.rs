@@ -217,8 +217,12 @@ impl Storm {
                 DEADLINE.as_secs()
             ));
         }
+        let anyone_waits = schedule
+            .iter()
+            .zip(starts)
+            .any(|(served, start)| served > start);
         match last {
-            Some(last) if ideal >= Duration::from_millis(100) => {
+            Some(last) if anyone_waits => {
                 line.push_str(&format!("; last/ideal {:.2}", secs(last) / secs(ideal)));
             }
             Some(_) => line.push_str("; last/ideal n/a (the bucket holds every request)"),
