@@ -121,6 +121,8 @@ fn run_storm(n: usize, spread: Duration, identity: Identity, costly: Option<bool
     // Let the last shells reach their `read` before the storm starts.
     std::thread::sleep(Duration::from_millis(500));
     let usage_before = (usage(libc::RUSAGE_SELF), usage(libc::RUSAGE_CHILDREN));
+    let tcp_before = tcp_counters();
+    let sampler = Sampler::start();
     let (exits, reaper) = reap(n);
     let offsets = offsets(n, spread);
     let t0 = Instant::now();
@@ -156,6 +158,8 @@ fn run_storm(n: usize, spread: Duration, identity: Identity, costly: Option<bool
     let _ = reaper.join();
     let wall = t0.elapsed();
     let usage_after = (usage(libc::RUSAGE_SELF), usage(libc::RUSAGE_CHILDREN));
+    let tcp = tcp_counters().since(&tcp_before);
+    let (threads, fds) = sampler.stop();
     let clients: Vec<Client> = (0..n)
         .map(|vm| {
             let (code, end) = ends[vm].unwrap_or((-1, wall));
@@ -193,6 +197,10 @@ fn run_storm(n: usize, spread: Duration, identity: Identity, costly: Option<bool
             usage_after.0 - usage_before.0,
             usage_after.1 - usage_before.1,
             2.0 * wall.as_secs_f64()
+        ),
+        format!(
+            "emulator    peak {threads} threads and {fds} open files in this process; TCP listen overflows {}, listen drops {}, SYN retransmits {}",
+            tcp.listen_overflows, tcp.listen_drops, tcp.syn_retransmits
         ),
     ];
     notes.extend(failure_samples(&clients, &dir));
@@ -343,6 +351,83 @@ fn failure_samples(clients: &[Client], dir: &Path) -> Vec<String> {
         lines.push(format!("exit {} x{count}, e.g.: {first}", client.code));
     }
     lines
+}
+
+/// The kernel's TCP counters that say whether connections waited for the emulator's accept
+/// queues (`/proc/net/netstat`, this network namespace).
+#[derive(Default)]
+struct TcpCounters {
+    listen_overflows: u64,
+    listen_drops: u64,
+    syn_retransmits: u64,
+}
+
+impl TcpCounters {
+    fn since(&self, before: &TcpCounters) -> TcpCounters {
+        TcpCounters {
+            listen_overflows: self
+                .listen_overflows
+                .saturating_sub(before.listen_overflows),
+            listen_drops: self.listen_drops.saturating_sub(before.listen_drops),
+            syn_retransmits: self.syn_retransmits.saturating_sub(before.syn_retransmits),
+        }
+    }
+}
+
+fn tcp_counters() -> TcpCounters {
+    let text = std::fs::read_to_string("/proc/net/netstat").unwrap_or_default();
+    let mut ext = text.lines().filter(|l| l.starts_with("TcpExt:"));
+    let (Some(names), Some(values)) = (ext.next(), ext.next()) else {
+        return TcpCounters::default();
+    };
+    let value = |wanted: &str| {
+        names
+            .split_whitespace()
+            .zip(values.split_whitespace())
+            .find(|(name, _)| *name == wanted)
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0)
+    };
+    TcpCounters {
+        listen_overflows: value("ListenOverflows"),
+        listen_drops: value("ListenDrops"),
+        syn_retransmits: value("TCPSynRetrans"),
+    }
+}
+
+/// Samples this process's thread and descriptor counts every 100 ms, keeping the peaks.
+struct Sampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<(usize, usize)>,
+}
+
+impl Sampler {
+    fn start() -> Sampler {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let (mut threads, mut fds) = (0, 0);
+            while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+                let now = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Threads:"))
+                    .and_then(|n| n.trim().parse().ok())
+                    .unwrap_or(0);
+                threads = threads.max(now);
+                let open = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count());
+                fds = fds.max(open);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            (threads, fds)
+        });
+        Sampler { stop, thread }
+    }
+
+    fn stop(self) -> (usize, usize) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.thread.join().unwrap_or_default()
+    }
 }
 
 /// CPU seconds (user + system) of this process or of its reaped children.
