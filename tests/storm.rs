@@ -100,7 +100,7 @@ fn run_storm(n: usize, spread: Duration, identity: Identity, costly: Option<bool
     let spawn_started = Instant::now();
     let mut children = Children::default();
     // Released together, the VMs wait on one pipe, so that one close wakes them all at once.
-    let mut together = spread
+    let together = spread
         .is_zero()
         .then(|| std::io::pipe().expect("the start barrier"));
     let mut gates: Vec<Gate> = Vec::with_capacity(n);
@@ -126,9 +126,16 @@ fn run_storm(n: usize, spread: Duration, identity: Identity, costly: Option<bool
     let (exits, reaper) = reap(n);
     let offsets = offsets(n, spread);
     let t0 = Instant::now();
-    drop(together.take());
+    // One close releases them all: they all start at t0.
+    let together = match together {
+        Some(barrier) => {
+            drop(barrier);
+            true
+        }
+        None => false,
+    };
     let mut starts = vec![Duration::ZERO; n];
-    for vm in order_of(&offsets) {
+    for vm in order_of(&offsets).into_iter().filter(|_| !together) {
         let due = t0 + offsets[vm];
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);

@@ -317,6 +317,15 @@ mod checks {
         }
     }
 
+    fn last_end(storm: &Storm) -> Duration {
+        storm
+            .clients
+            .iter()
+            .map(|c| c.end)
+            .max()
+            .unwrap_or_default()
+    }
+
     #[test]
     fn a_storm_within_the_bucket_succeeds_at_once_with_one_read_each() {
         let storm = simulate(&setup(250, Identity::Shared, false));
@@ -324,12 +333,7 @@ mod checks {
         assert_eq!(storm.traffic.arm, 250);
         assert_eq!(storm.traffic.arm_429, 0);
         assert_eq!(storm.traffic.imds, 500);
-        let last = storm
-            .clients
-            .iter()
-            .map(|c| c.end)
-            .max()
-            .unwrap_or_default();
+        let last = last_end(&storm);
         assert_eq!(last, IMDS_RTT * 2 + ARM_RTT);
     }
 
@@ -337,12 +341,7 @@ mod checks {
     fn a_shared_principal_lets_the_excess_through_at_its_refill_rate() {
         let storm = simulate(&setup(1000, Identity::Shared, false));
         assert_eq!(storm.successes(), 1000);
-        let last = storm
-            .clients
-            .iter()
-            .map(|c| c.end)
-            .max()
-            .unwrap_or_default();
+        let last = last_end(&storm);
         // 750 past the bucket at 25 a second: 30 s, and not much more with Retry-After 1.
         assert!(last >= Duration::from_secs(29), "{last:?}");
         assert!(last <= Duration::from_secs(32), "{last:?}");
