@@ -12,6 +12,12 @@
 //! `nextLink`s, writes need a writer's grant, and writes complete at once or as long-running
 //! operations (`Lro`) followed through `Azure-AsyncOperation` or `Location`.
 //!
+//! With `Scenario::throttling`, ARM throttles with the token buckets of its 2024 model (per
+//! principal and subscription, and per subscription for all principals) and IMDS with its
+//! per-VM limits; the model itself (`ArmThrottle`, `ImdsThrottle`) is pure and takes the time
+//! as an argument, so that a simulation runs it in virtual time. With `Scenario::fleet`, many
+//! VMs each have an IMDS of their own on their own loopback address, sharing one ARM.
+//!
 //! ```no_run
 //! use armi_emulator::{Emulator, Fault, Limit, Route, Scenario};
 //!
