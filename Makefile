@@ -36,7 +36,7 @@ has = command -v $(1) >/dev/null 2>&1
 rust-target = rustup target list --installed 2>/dev/null | grep -qx '$(1)' || rustup target add $(1)
 
 .PHONY: all build build-aarch64 musl-target aarch64-tools qemu emulator test test-aarch64 \
-	dist check-repro demo bench soak lint clean
+	dist check-repro demo bench soak storm storm-sim lint clean
 
 all: build
 
@@ -107,6 +107,19 @@ bench: build build-aarch64 emulator
 # first; SOAK_SEED=S replays the set, SOAK_ONLY=N run N of it alone.
 soak: build
 	ARMI_BIN=$(CURDIR)/$(BIN) $(CARGO) test --locked --test soak -- --ignored --nocapture
+
+# Boot storm, not part of `make test` or CI: STORM_N (default 1000) real armi processes of the
+# release binary, released within STORM_SPREAD seconds (default 0), each a VM with its own IMDS
+# running `armi group` against one throttling ARM (tests/storm.rs). STORM_SCENARIO=shared|system|all
+# (default all), STORM_COSTLY=0|1 (429s free or costing a token; default both).
+storm: build
+	ARMI_BIN=$(CURDIR)/$(BIN) $(CARGO) test --locked --profile storm --test storm -- --ignored --nocapture
+
+# The same storms in virtual time (tests/storm_sim.rs) for 1,000, 10,000 and 100,000 VMs
+# (STORM_SIM_CLIENTS, comma-separated), with the emulator's own bucket model and armi's retry
+# policy as a function; STORM_SCENARIO, STORM_COSTLY and STORM_SPREAD as for `make storm`.
+storm-sim:
+	$(CARGO) test --locked --profile storm --test storm_sim -- --ignored --nocapture
 
 # Every fuzz target (fuzz/, cargo-fuzz with libFuzzer) for FUZZ_SECONDS each, two at a time,
 # from the seeds in fuzz/seeds/ and the corpus kept in fuzz/corpus/; installs cargo-fuzz when

@@ -17,6 +17,7 @@ use serde_json::{Map, Value, json};
 
 use crate::cloud::{accepted_audiences, login_host};
 use crate::encoding::{dotnet_time, epoch_now, http_date, rfc3339, routing_time};
+use crate::gate::ArmGate;
 use crate::http::{Request, Response};
 use crate::ids::{random_guid, random_hex_upper};
 use crate::links;
@@ -25,6 +26,7 @@ use crate::record::Service;
 use crate::scenario::{LinkHost, Route};
 use crate::server::{ConnInfo, Handler};
 use crate::state::Shared;
+use crate::throttle::{ArmVerdict, Operation};
 use crate::token::Claims;
 use errors::{ArmError, authorization_failed, error, method_not_allowed, unauthenticated};
 use target::Target;
@@ -48,6 +50,8 @@ pub struct Arm {
     global_writes: AtomicU32,
     deletes: AtomicU32,
     global_deletes: AtomicU32,
+    /// The buckets, when the scenario throttles.
+    gate: Option<ArmGate>,
 }
 
 /// One request being answered, with who sent it.
@@ -68,7 +72,6 @@ struct Ids {
 impl Arm {
     pub fn new(shared: Arc<Shared>) -> Self {
         Arm {
-            shared,
             skip_tokens: SkipTokens::new(),
             reads: AtomicU32::new(12_000),
             global_reads: AtomicU32::new(16_500),
@@ -76,7 +79,34 @@ impl Arm {
             global_writes: AtomicU32::new(12_000),
             deletes: AtomicU32::new(15_000),
             global_deletes: AtomicU32::new(12_000),
+            gate: shared
+                .scenario
+                .throttling
+                .as_ref()
+                .map(|throttling| ArmGate::new(throttling.arm.clone())),
+            shared,
         }
+    }
+
+    /// What the buckets say about this request: `None` when nothing throttles, or the caller
+    /// is unknown (ARM throttles principals; an unauthenticated request gets its 401).
+    fn limit(&self, request: &Request) -> Option<(Operation, String, ArmVerdict)> {
+        let gate = self.gate.as_ref()?;
+        let caller = self.authenticate(request).ok()?;
+        let sub = Target::parse(request.path()).map_or_else(
+            |_| self.shared.scenario.subscription_id.clone(),
+            |target| target.subscription().to_string(),
+        );
+        let op = Operation::of_method(&request.method);
+        let verdict = gate.admit(&self.shared.throttle_counts, &caller.oid, &sub, op);
+        let message = verdict.retry_after_secs.map(|secs| {
+            format!(
+                "Number of '{}' requests for subscription '{sub}' actor '{}' exceeded. Please try again after '{secs}' seconds after additional tokens are available. Refer to https://aka.ms/arm-throttling for additional information.",
+                op.name(),
+                caller.oid
+            )
+        });
+        Some((op, message.unwrap_or_default(), verdict))
     }
 
     fn answer(&self, request: &Request, conn: &ConnInfo) -> Result<Response, ArmError> {
@@ -485,9 +515,29 @@ impl Handler for Arm {
     }
 
     fn respond(&self, request: &Request, conn: &ConnInfo) -> Response {
-        let mut response = self
-            .answer(request, conn)
-            .unwrap_or_else(|failure| self.error_response(failure));
+        let limit = self.limit(request);
+        let mut response = match &limit {
+            Some((_, message, verdict)) if !verdict.admitted => {
+                let throttled = error(429, "SubscriptionRequestsThrottled", message.clone());
+                let retry_after = verdict.retry_after_secs.unwrap_or(1).to_string();
+                self.error_response(throttled)
+                    .retry_after(Some(&retry_after))
+            }
+            _ => self
+                .answer(request, conn)
+                .unwrap_or_else(|failure| self.error_response(failure)),
+        };
+        if let Some((op, _, verdict)) = &limit {
+            let kind = op.plural();
+            response.default_header(
+                &format!("x-ms-ratelimit-remaining-subscription-{kind}"),
+                &verdict.remaining.to_string(),
+            );
+            response.default_header(
+                &format!("x-ms-ratelimit-remaining-subscription-global-{kind}"),
+                &verdict.global_remaining.to_string(),
+            );
+        }
         let ids = self.ids(request, response.status);
         self.finish(&mut response, request, conn, &ids);
         response

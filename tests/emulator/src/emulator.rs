@@ -13,7 +13,9 @@ use crate::app_service;
 use crate::arm::Arm;
 use crate::azure_ml;
 use crate::cloud_shell;
+use crate::fleet::deepen_backlog;
 use crate::foreign::Foreign;
+use crate::gate::ThrottleStats;
 use crate::ids::random_hex_upper;
 use crate::imds::Imds;
 use crate::links::Hosts;
@@ -36,6 +38,8 @@ pub struct Emulator {
     foreign: Listener,
     proxy: Listener,
     mi: MiHosts,
+    /// The IMDS of each VM of `Scenario::fleet`, in order.
+    fleet: Vec<Listener>,
     dir: PathBuf,
 }
 
@@ -60,6 +64,11 @@ impl Emulator {
         std::fs::write(dir.join("ca.pem"), &pki.ca_pem)?;
         let imds_socket = TcpListener::bind(&scenario.imds_listen)?;
         let arm_tls_socket = TcpListener::bind(&scenario.arm_listen)?;
+        deepen_backlog(&arm_tls_socket)?;
+        let fleet_sockets = match &scenario.fleet {
+            Some(fleet) => fleet.bind()?,
+            None => Vec::new(),
+        };
         let arm_http_socket = TcpListener::bind("127.0.0.1:0")?;
         let foreign_socket = TcpListener::bind("127.0.0.1:0")?;
         let proxy_socket = TcpListener::bind("127.0.0.1:0")?;
@@ -80,7 +89,16 @@ impl Emulator {
             arm_http: arm_http_socket.local_addr()?,
             foreign: foreign_socket.local_addr()?,
         };
+        let (scenario, vms) = with_fleet(scenario);
         let shared = Arc::new(Shared::new(scenario, hosts));
+        let fleet = fleet_sockets
+            .into_iter()
+            .zip(vms)
+            .map(|(socket, vm)| {
+                let imds: Arc<dyn Handler> = Arc::new(Imds::for_vm(Arc::clone(&shared), vm));
+                http_service(socket, &shared, "imds-vm", imds, None)
+            })
+            .collect::<io::Result<Vec<_>>>()?;
         let imds: Arc<dyn Handler> = Arc::new(Imds::new(Arc::clone(&shared)));
         let arm: Arc<dyn Handler> = Arc::new(Arm::new(Arc::clone(&shared)));
         let foreign: Arc<dyn Handler> = Arc::new(Foreign::new(Arc::clone(&shared)));
@@ -101,6 +119,7 @@ impl Emulator {
                 proxy::serve(tcp, targets.clone(), Arc::clone(&proxy_shared))
             })?,
             mi: mi_sockets.serve(&shared, &dir, authority_tls)?,
+            fleet,
             shared,
             dir,
         })
@@ -109,6 +128,22 @@ impl Emulator {
     /// `http://127.0.0.1:PORT`
     pub fn imds_url(&self) -> String {
         url("http", self.imds.addr)
+    }
+
+    /// How many VMs `Scenario::fleet` runs (0 without a fleet).
+    pub fn vm_count(&self) -> usize {
+        self.fleet.len()
+    }
+
+    /// `http://127.0.X.Y:PORT`: the IMDS of VM `vm` (from 0) of `Scenario::fleet`. Panics
+    /// past the fleet's size.
+    pub fn vm_imds_url(&self, vm: usize) -> String {
+        url("http", self.fleet[vm].addr)
+    }
+
+    /// How many requests the throttles of `Scenario::throttling` admitted and turned away.
+    pub fn throttle_stats(&self) -> ThrottleStats {
+        self.shared.throttle_counts.snapshot()
     }
 
     /// `https://127.0.0.1:PORT`: ARM over TLS, certificate signed by [`Emulator::ca_file`].
@@ -289,11 +324,23 @@ impl Drop for Emulator {
         ]
         .into_iter()
         .chain(self.mi.listeners())
+        .chain(self.fleet.iter_mut())
         {
             listener.join();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The scenario with the grants that let its fleet's VMs read, and each VM's own view.
+fn with_fleet(mut scenario: Scenario) -> (Scenario, Vec<Scenario>) {
+    let Some(fleet) = scenario.fleet.clone() else {
+        return (scenario, Vec::new());
+    };
+    let vms = fleet.vm_scenarios(&scenario);
+    let grants = fleet.grants(&scenario, &vms);
+    scenario.grants.extend(grants);
+    (scenario, vms)
 }
 
 /// The listener of a host the scenario must have switched on.

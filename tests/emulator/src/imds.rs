@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use crate::encoding::epoch_now;
+use crate::gate::ImdsGate;
 use crate::host::Host;
 use crate::http::{Request, Response};
 use crate::identities::{self, Selector};
@@ -63,6 +64,10 @@ const SELECTORS: [&str; 3] = ["client_id", "object_id", "msi_res_id"];
 
 pub struct Imds {
     shared: Arc<Shared>,
+    /// The VM of a fleet this IMDS belongs to; `None` for the scenario's own VM.
+    vm: Option<Scenario>,
+    /// This VM's limits, when the scenario throttles.
+    gate: Option<ImdsGate>,
 }
 
 /// What the request path names.
@@ -112,11 +117,40 @@ fn fail(status: u16, code: &'static str, text: &str) -> Failure {
 
 impl Imds {
     pub fn new(shared: Arc<Shared>) -> Self {
-        Imds { shared }
+        Imds::serving(shared, None)
+    }
+
+    /// The IMDS of one VM of a fleet, which sees the world as `vm` says.
+    pub fn for_vm(shared: Arc<Shared>, vm: Scenario) -> Self {
+        Imds::serving(shared, Some(vm))
+    }
+
+    fn serving(shared: Arc<Shared>, vm: Option<Scenario>) -> Self {
+        let gate = shared
+            .scenario
+            .throttling
+            .as_ref()
+            .map(|throttling| ImdsGate::new(throttling.imds.clone()));
+        Imds { shared, vm, gate }
+    }
+
+    /// The scenario as this VM sees it.
+    fn scenario(&self) -> &Scenario {
+        self.vm.as_ref().unwrap_or(&self.shared.scenario)
     }
 
     fn token(&self, request: &Request) -> Result<Response, Failure> {
-        let scenario = &self.shared.scenario;
+        let scenario = self.scenario();
+        if let Some(delay) = self
+            .shared
+            .scenario
+            .throttling
+            .as_ref()
+            .map(|t| t.imds_token_delay)
+            && !delay.is_zero()
+        {
+            self.shared.sleep(delay);
+        }
         let resource = request.resource().ok_or_else(|| {
             fail(
                 400,
@@ -151,7 +185,7 @@ impl Imds {
 
     fn instance(&self, request: &Request, version: &str, sub: &str) -> Result<Response, Failure> {
         let format = request.query("format");
-        match instance::answer(&self.shared.scenario, version, sub, format.as_deref()) {
+        match instance::answer(self.scenario(), version, sub, format.as_deref()) {
             Answer::Json(value) => Ok(Response::json(200, &value)),
             Answer::Text(text) => {
                 let mut response =
@@ -245,6 +279,21 @@ fn choose_identity(scenario: &Scenario, request: &Request) -> Result<Identity, F
     }
 }
 
+/// IMDS's 429 over its limits, with no `Retry-After`: the identity category's body as seen
+/// in public (azure-sdk-for-net#39574), elsewhere the category's free-text shape with the
+/// swagger example's text.
+fn throttled(request: &Request) -> Failure {
+    if in_identity_category(request) {
+        fail(
+            429,
+            "invalid_request",
+            "Temporarily throttled, too many requests",
+        )
+    } else {
+        fail(429, "too_many_requests", "Too many requests")
+    }
+}
+
 fn in_identity_category(request: &Request) -> bool {
     request.path().starts_with("/metadata/identity")
 }
@@ -266,6 +315,15 @@ impl Host for Imds {
     }
 
     fn answer(&self, request: &Request) -> Result<Response, Failure> {
+        // Held until the answer is made: identity requests in flight count against the VM's
+        // concurrency.
+        let _pass = match &self.gate {
+            Some(gate) => match gate.enter(&self.shared.throttle_counts, request.path()) {
+                Some(pass) => Some(pass),
+                None => return Err(throttled(request)),
+            },
+            None => None,
+        };
         let endpoint = Endpoint::of(request.path());
         check_request(request)?;
         if endpoint == Endpoint::Versions {
@@ -280,7 +338,7 @@ impl Host for Imds {
             Endpoint::Token => self.token(request),
             Endpoint::IdentityInfo => Ok(Response::json(
                 200,
-                &json!({"tenantId": self.shared.scenario.tenant_id}),
+                &json!({"tenantId": self.scenario().tenant_id}),
             )),
             Endpoint::Instance(sub) => self.instance(request, &version, sub),
             Endpoint::Versions | Endpoint::Unknown => Err(fail(404, "not_found", "Not found")),

@@ -12,6 +12,12 @@
 //! `nextLink`s, writes need a writer's grant, and writes complete at once or as long-running
 //! operations (`Lro`) followed through `Azure-AsyncOperation` or `Location`.
 //!
+//! With `Scenario::throttling`, ARM throttles with the token buckets of its 2024 model (per
+//! principal and subscription, and per subscription for all principals) and IMDS with its
+//! per-VM limits; the model itself (`ArmThrottle`, `ImdsThrottle`) is pure and takes the time
+//! as an argument, so that a simulation runs it in virtual time. With `Scenario::fleet`, many
+//! VMs each have an IMDS of their own on their own loopback address, sharing one ARM.
+//!
 //! ```no_run
 //! use armi_emulator::{Emulator, Fault, Limit, Route, Scenario};
 //!
@@ -34,7 +40,9 @@ mod encoding;
 mod entra;
 mod faults;
 mod federation;
+mod fleet;
 mod foreign;
+mod gate;
 mod host;
 mod http;
 mod identities;
@@ -53,15 +61,23 @@ mod service_fabric;
 mod sha1;
 mod state;
 mod store;
+mod throttle;
 mod tls;
 mod token;
 mod vault;
 
 pub use emulator::Emulator;
+pub use fleet::{Fleet, FleetIdentity};
+pub use gate::ThrottleStats;
 pub use record::{Recorded, Service};
 pub use scenario::{
     Action, Arc, ArcRealm, CloudShellUser, Fault, Grant, Limit, LinkHost, Lro, Outcome, Role,
     Route, Scenario, UserIdentity,
+};
+/// The throttling model, pure and clock-injected, for simulations in virtual time.
+pub use throttle::{
+    ArmLimits, ArmThrottle, ArmVerdict, Bucket, BucketSpec, Debt, ImdsCategory, ImdsLimits,
+    ImdsThrottle, Operation, Throttling, ideal_schedule,
 };
 
 /// Maps an IMDS `azEnvironment` name to the `arm_cloud` it implies (case-insensitive).

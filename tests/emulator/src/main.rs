@@ -8,7 +8,10 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use armi_emulator::{Arc, Emulator, Grant, Lro, Outcome, Scenario, UserIdentity, arm_cloud_for};
+use armi_emulator::{
+    Arc, Debt, Emulator, Fleet, FleetIdentity, Grant, Lro, Outcome, Scenario, Throttling,
+    UserIdentity, arm_cloud_for,
+};
 
 const HELP: &str = "\
 armi-emulator: Azure IMDS and ARM (and the other managed-identity hosts) as armi's tests
@@ -55,6 +58,34 @@ OPTIONS:
                               At most one of --arc, --app-service, --service-fabric, and
                               one of --cloud-shell, --azure-ml: they share variables.
 
+  Throttling (off unless one of these is given; defaults as documented):
+    --throttle                ARM and IMDS limits with the defaults below
+    --arm-read-bucket N       reads per principal and subscription: bucket (250)
+    --arm-read-refill N         and tokens added per second (25)
+    --arm-write-bucket N      writes: bucket (200)
+    --arm-write-refill N        and refill per second (10)
+    --arm-delete-bucket N     deletes: bucket (200)
+    --arm-delete-refill N       and refill per second (10)
+    --arm-global-factor N     the subscription's bucket for all principals is N times
+                              a principal's (15: 3750 reads, 375 a second)
+    --throttled-costs         a request answered 429 takes a token too
+    --throttle-debt none|bucket
+                              how far below zero that takes a bucket: not at all, or
+                              down to minus its capacity (Retry-After grows with it)
+    --imds-identity-rate N    IMDS identity requests per second per VM (20)
+    --imds-identity-concurrency N
+                              IMDS identity requests at once per VM (5)
+    --imds-metadata-rate N    other IMDS requests per second per VM (5)
+    --imds-token-delay-ms N   how long IMDS takes to hand out a token (0)
+
+  Many VMs:
+    --vms N                   N VMs, each with its own IMDS on 127.0.1.1, 127.0.1.2, ...
+                              (ARMI_FLEET_IMDS_ENDPOINTS lists them), sharing ARM
+    --fleet-identity shared|system
+                              the VMs share one user-assigned identity
+                              (ARMI_FLEET_CLIENT_ID, for --client-id), or each has its
+                              own system-assigned one (default), each Reader on the group
+
     --env-file PATH           once listening, write ARMI_IMDS_ENDPOINT, ARMI_ARM_ENDPOINT,
                               SSL_CERT_FILE (the CA, copied to PATH.ca.pem) and the hosts'
                               variables to PATH, atomically; both files are removed on exit
@@ -95,6 +126,9 @@ struct Options {
     exit_on_stdin_eof: bool,
     log: bool,
     help: bool,
+    throttling: Option<Throttling>,
+    vms: Option<usize>,
+    fleet_identity: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -154,6 +188,12 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
             "--service-fabric" => options.service_fabric = true,
             "--azure-ml" => options.azure_ml = true,
             "--workload" => options.workload = true,
+            "--vms" => options.vms = Some(number(&flag, &value()?)?),
+            "--fleet-identity" => options.fleet_identity = Some(fleet_identity(&value()?)?),
+            "--throttle" | "--throttled-costs" => throttle_switch(&mut options, &flag),
+            _ if THROTTLE_NUMBERS.contains(&flag.as_str()) => {
+                throttle_number(&mut options, &flag, &value()?)?
+            }
             "--exit-on-stdin-eof" => options.exit_on_stdin_eof = true,
             "--log" => options.log = true,
             "-h" | "--help" => options.help = true,
@@ -207,6 +247,64 @@ fn user_identity(spec: &str) -> Result<UserIdentity, String> {
 fn number<T: std::str::FromStr>(flag: &str, raw: &str) -> Result<T, String> {
     raw.parse()
         .map_err(|_| format!("{flag} wants a number, got '{raw}'"))
+}
+
+/// The throttling flags that take a value.
+const THROTTLE_NUMBERS: [&str; 12] = [
+    "--arm-read-bucket",
+    "--arm-read-refill",
+    "--arm-write-bucket",
+    "--arm-write-refill",
+    "--arm-delete-bucket",
+    "--arm-delete-refill",
+    "--arm-global-factor",
+    "--throttle-debt",
+    "--imds-identity-rate",
+    "--imds-identity-concurrency",
+    "--imds-metadata-rate",
+    "--imds-token-delay-ms",
+];
+
+fn throttle_switch(options: &mut Options, flag: &str) {
+    let throttling = options.throttling.get_or_insert_with(Throttling::default);
+    if flag == "--throttled-costs" {
+        throttling.arm.throttled_costs = true;
+    }
+}
+
+fn throttle_number(options: &mut Options, flag: &str, raw: &str) -> Result<(), String> {
+    let t = options.throttling.get_or_insert_with(Throttling::default);
+    let n = || number::<u32>(flag, raw);
+    match flag {
+        "--arm-read-bucket" => t.arm.reads.capacity = n()?,
+        "--arm-read-refill" => t.arm.reads.refill_per_sec = n()?,
+        "--arm-write-bucket" => t.arm.writes.capacity = n()?,
+        "--arm-write-refill" => t.arm.writes.refill_per_sec = n()?,
+        "--arm-delete-bucket" => t.arm.deletes.capacity = n()?,
+        "--arm-delete-refill" => t.arm.deletes.refill_per_sec = n()?,
+        "--arm-global-factor" => t.arm.global_factor = n()?,
+        "--throttle-debt" => {
+            t.arm.debt = match raw {
+                "none" => Debt::None,
+                "bucket" => Debt::OneBucket,
+                _ => return Err(format!("{flag} wants none or bucket, got '{raw}'")),
+            }
+        }
+        "--imds-identity-rate" => t.imds.identity_per_sec = n()?,
+        "--imds-identity-concurrency" => t.imds.identity_concurrent = n()?,
+        "--imds-metadata-rate" => t.imds.metadata_per_sec = n()?,
+        _ => t.imds_token_delay = Duration::from_millis(number(flag, raw)?),
+    }
+    Ok(())
+}
+
+fn fleet_identity(raw: &str) -> Result<String, String> {
+    match raw {
+        "shared" | "system" => Ok(raw.to_string()),
+        _ => Err(format!(
+            "--fleet-identity wants shared or system, got '{raw}'"
+        )),
+    }
 }
 
 fn lro_kind(raw: &str) -> Result<String, String> {
@@ -274,6 +372,13 @@ fn scenario(options: &Options) -> Scenario {
     scenario.service_fabric = options.service_fabric;
     scenario.azure_ml = options.azure_ml;
     scenario.workload = options.workload;
+    scenario.throttling = options.throttling.clone();
+    scenario.fleet = options
+        .vms
+        .map(|vms| match options.fleet_identity.as_deref() {
+            Some("shared") => Fleet::shared(vms),
+            _ => Fleet::system(vms),
+        });
     scenario
 }
 
@@ -329,10 +434,29 @@ fn env_lines(emulator: &Emulator, ca: &Path, token_file: Option<&Path>) -> Strin
         ("SSL_CERT_FILE", ca.display().to_string()),
     ];
     vars.extend(host_vars(emulator, token_file));
+    vars.extend(fleet_vars(emulator));
     vars.iter()
         .map(|(name, value)| format!("{name}={value}"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The fleet's IMDS endpoints, quoted for a shell, and the shared identity's client id.
+fn fleet_vars(emulator: &Emulator) -> Vec<(&'static str, String)> {
+    let Some(fleet) = &emulator.scenario().fleet else {
+        return Vec::new();
+    };
+    let urls: Vec<String> = (0..emulator.vm_count())
+        .map(|vm| emulator.vm_imds_url(vm))
+        .collect();
+    let mut vars = vec![(
+        "ARMI_FLEET_IMDS_ENDPOINTS",
+        format!("\"{}\"", urls.join(" ")),
+    )];
+    if let FleetIdentity::Shared(identity) = &fleet.identity {
+        vars.push(("ARMI_FLEET_CLIENT_ID", identity.client_id.clone()));
+    }
+    vars
 }
 
 /// What each switched-on host puts in its processes' environment (protocol.md §5).
@@ -539,6 +663,68 @@ mod tests {
                 "{name} missing in {lines}"
             );
         }
+    }
+
+    #[test]
+    fn throttling_is_off_unless_a_throttling_flag_is_given() {
+        let options = parse(args(&[])).expect("valid");
+        assert!(scenario(&options).throttling.is_none());
+        let options = parse(args(&["--throttle"])).expect("valid");
+        assert_eq!(scenario(&options).throttling, Some(Throttling::default()));
+    }
+
+    #[test]
+    fn throttling_flags_set_every_number() {
+        let options = parse(args(&[
+            "--arm-read-bucket=10",
+            "--arm-read-refill=2",
+            "--arm-write-bucket=3",
+            "--arm-write-refill=4",
+            "--arm-delete-bucket=5",
+            "--arm-delete-refill=6",
+            "--arm-global-factor=7",
+            "--throttled-costs",
+            "--throttle-debt=bucket",
+            "--imds-identity-rate=8",
+            "--imds-identity-concurrency=9",
+            "--imds-metadata-rate=11",
+            "--imds-token-delay-ms=12",
+        ]))
+        .expect("valid");
+        let t = scenario(&options).throttling.expect("on");
+        assert_eq!((t.arm.reads.capacity, t.arm.reads.refill_per_sec), (10, 2));
+        assert_eq!((t.arm.writes.capacity, t.arm.writes.refill_per_sec), (3, 4));
+        assert_eq!(
+            (t.arm.deletes.capacity, t.arm.deletes.refill_per_sec),
+            (5, 6)
+        );
+        assert_eq!(t.arm.global_factor, 7);
+        assert!(t.arm.throttled_costs);
+        assert_eq!(t.arm.debt, Debt::OneBucket);
+        assert_eq!(
+            (t.imds.identity_per_sec, t.imds.identity_concurrent),
+            (8, 9)
+        );
+        assert_eq!(t.imds.metadata_per_sec, 11);
+        assert_eq!(t.imds_token_delay, Duration::from_millis(12));
+        assert!(parse(args(&["--throttle-debt", "lots"])).is_err());
+        assert!(parse(args(&["--arm-read-bucket", "-1"])).is_err());
+    }
+
+    #[test]
+    fn a_fleet_lists_its_imds_endpoints_and_shared_client_id() {
+        let options = parse(args(&["--vms", "3", "--fleet-identity", "shared"])).expect("valid");
+        let emulator = Emulator::start(scenario(&options));
+        let lines = env_lines(&emulator, Path::new("/ca.pem"), None);
+        let endpoints = lines
+            .lines()
+            .find_map(|line| line.strip_prefix("ARMI_FLEET_IMDS_ENDPOINTS="))
+            .expect("the fleet's endpoints");
+        assert!(endpoints.starts_with("\"http://127.0.1.1:"), "{endpoints}");
+        assert_eq!(endpoints.split(' ').count(), 3);
+        let client = Fleet::shared_identity().client_id;
+        assert!(lines.contains(&format!("ARMI_FLEET_CLIENT_ID={client}")));
+        assert!(parse(args(&["--fleet-identity", "both"])).is_err());
     }
 
     #[test]

@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
+use crate::fleet::Fleet;
 use crate::ids::stable_guid;
+use crate::throttle::Throttling;
 
 /// Everything the emulated Azure knows. `Default` is a VM in the public cloud whose
 /// system-assigned identity is Reader on the VM's own resource group.
@@ -90,6 +92,11 @@ pub struct Scenario {
     pub workload_identity: UserIdentity,
     /// Who is signed in to Cloud Shell; its tokens are this user's.
     pub cloud_shell_user: CloudShellUser,
+    /// ARM's and IMDS's limits (`throttle.rs`); `None`, the default, throttles nothing.
+    pub throttling: Option<Throttling>,
+    /// Many VMs, each with an IMDS of its own, sharing this ARM (`fleet.rs`); `None` is the
+    /// one VM of `imds_listen`.
+    pub fleet: Option<Fleet>,
 }
 
 /// An Azure Arc-enabled server's agent: how its 401 challenge names the key file.
@@ -304,6 +311,8 @@ impl Default for Scenario {
                 upn: "armi.user@armidemo.onmicrosoft.com".into(),
                 object_id: stable_guid("cloud-shell-user-oid"),
             },
+            throttling: None,
+            fleet: None,
         };
         // The system identity's grant comes first: tests change `grants[0]` to move it.
         let own_group = scenario.group_scope(&scenario.resource_group);

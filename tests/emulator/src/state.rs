@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::faults::FaultBook;
 use crate::federation::Federation;
+use crate::gate::Counts;
 use crate::links::Hosts;
 use crate::operations::Operations;
 use crate::record::Journal;
@@ -25,6 +26,8 @@ pub struct Shared {
     pub federation: Federation,
     /// Where the listeners are, for the links ARM hands out.
     pub hosts: Hosts,
+    /// What the throttles (`Scenario::throttling`) admitted and turned away.
+    pub throttle_counts: Counts,
     world: Mutex<World>,
     stopping: AtomicBool,
     log: AtomicBool,
@@ -45,6 +48,7 @@ impl Shared {
                 operations: Operations::default(),
             }),
             hosts,
+            throttle_counts: Counts::default(),
             scenario,
             journal: Journal::default(),
             tokens: TokenBook::default(),

@@ -2,6 +2,7 @@
 //! valid for ARM only if this emulator issued it, so tokens are remembered with their claims
 //! instead of being signed.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use serde_json::{Value, json};
@@ -55,10 +56,17 @@ pub struct Minted {
 /// Skew AAD puts between `nbf` and the moment of issue.
 const CLOCK_SKEW_SECS: u64 = 300;
 
-/// Every token issued, in order.
+/// Every token issued, in order, and looked up by value (a storm shows ARM thousands of
+/// them).
 #[derive(Default)]
 pub struct TokenBook {
-    issued: Mutex<Vec<(String, Claims)>>,
+    issued: Mutex<Issued>,
+}
+
+#[derive(Default)]
+struct Issued {
+    in_order: Vec<String>,
+    claims: HashMap<String, Claims>,
 }
 
 impl TokenBook {
@@ -101,7 +109,10 @@ impl TokenBook {
             appid: identity.client_id.clone(),
             exp,
         };
-        self.lock().push((access_token.clone(), remembered));
+        let mut issued = self.lock();
+        issued.in_order.push(access_token.clone());
+        issued.claims.insert(access_token.clone(), remembered);
+        drop(issued);
         Minted {
             access_token,
             expires_in: exp.saturating_sub(now),
@@ -113,17 +124,14 @@ impl TokenBook {
 
     /// The claims of a token this emulator issued.
     pub fn lookup(&self, token: &str) -> Option<Claims> {
-        self.lock()
-            .iter()
-            .find(|(issued, _)| issued == token)
-            .map(|(_, claims)| claims.clone())
+        self.lock().claims.get(token).cloned()
     }
 
     pub fn all(&self) -> Vec<String> {
-        self.lock().iter().map(|(token, _)| token.clone()).collect()
+        self.lock().in_order.clone()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(String, Claims)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Issued> {
         self.issued.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
