@@ -31,7 +31,7 @@ use exchange::{Failure, exchange, unreachable};
 pub use proxy::ProxyEnv;
 pub use request::{Reply, Request, Service};
 pub use retry::Deadline;
-use retry::{Decision, Said, Why};
+use retry::{Decision, Said, Tries, Why};
 
 use crate::error::{Error, Kind, Result};
 use crate::text::seconds;
@@ -196,6 +196,7 @@ impl Http {
     pub fn send(&self, req: &Request) -> Result<Reply> {
         let first = Instant::now();
         let agent = self.agent(req)?;
+        let (mut throttles, mut longest_asked) = (0, Duration::ZERO);
         for attempt in 1u32.. {
             let Some(remaining) = self.deadline.remaining() else {
                 return Err(self.deadline_passed(req, attempt - 1));
@@ -203,9 +204,7 @@ impl Http {
             let (said, reason, last) = match self.attempt(&agent, req, remaining) {
                 Ok(reply) if !req.service.retries(req.method, reply.status) => return Ok(reply),
                 Ok(reply) => (
-                    Said::Transient {
-                        retry_after: reply.retry_after(),
-                    },
+                    said(req.service, &reply),
                     format!("{} answered {}", req.service.label(), reply.status),
                     Some(reply),
                 ),
@@ -213,10 +212,22 @@ impl Http {
                 Err(Failure::Unreachable(why)) => (Said::NothingListening, why, None),
                 Err(Failure::Transient(why)) => (Said::Transient { retry_after: None }, why, None),
             };
+            (throttles, longest_asked) = match said {
+                Said::Throttled { retry_after } | Said::LocalThrottled { retry_after } => (
+                    throttles + 1,
+                    longest_asked.max(retry_after.unwrap_or_default()),
+                ),
+                _ => (0, Duration::ZERO),
+            };
             let left = self.deadline.left();
-            let decision =
-                retry::decide(said, attempt, first.elapsed(), left, retry::random_unit());
-            let wait = match decision {
+            let tries = Tries {
+                attempt,
+                throttles,
+                longest_asked,
+                since_first: first.elapsed(),
+                left,
+            };
+            let wait = match retry::decide(said, tries, retry::random_unit()) {
                 Decision::Wait(wait) => wait,
                 Decision::Unreachable => return Err(unreachable(req, &reason, first.elapsed())),
                 Decision::GiveUp(why) => {
@@ -231,12 +242,11 @@ impl Http {
                 }
             };
             self.trace(&format!(
-                "{reason}; retry {attempt} in {} ({} left)",
-                seconds(wait),
+                "{reason}; retry {attempt} {wait}; {} left",
                 seconds(left)
             ));
             self.show_progress(req, &reason, first.elapsed());
-            std::thread::sleep(wait);
+            std::thread::sleep(wait.total);
         }
         unreachable!("the attempt counter is unbounded")
     }
@@ -317,6 +327,17 @@ impl Http {
             )),
         }
         result
+    }
+}
+
+/// What a retryable answer says for retrying: a 429 is throttling (by the identity endpoint on
+/// this machine, or by a remote service's buckets), anything else transient.
+fn said(service: Service, reply: &Reply) -> Said {
+    let retry_after = reply.retry_after();
+    match reply.status {
+        429 if service.is_local() => Said::LocalThrottled { retry_after },
+        429 => Said::Throttled { retry_after },
+        _ => Said::Transient { retry_after },
     }
 }
 
