@@ -6,10 +6,13 @@
 //! with IMDS's per-VM limits, ARM is shared and throttles with its token buckets. They are
 //! released within STORM_SPREAD seconds (default 0: the same instant). STORM_SCENARIO picks
 //! the identity (`shared`: one user-assigned identity on every VM, armi run with
-//! `--client-id`; `system`: each VM its own; `all`, the default, both), STORM_COSTLY the
-//! token rule (0: 429s are free, 1: a 429 costs a token, with debt down to minus one bucket;
-//! unset, both). An unthrottled storm of the same size runs first, to show what the machine
-//! itself takes. Every run prints the figures of `tests/storm_figures`.
+//! `--client-id`; `system`: each VM its own; `one-vm`: STORM_VM_CLIENTS (default 30) armi
+//! processes on one VM, all asking its IMDS, whose per-VM limits then bind; `all`, the
+//! default, the three), STORM_COSTLY the token rule (0: 429s are free, 1: a 429 costs a
+//! token, with debt down to minus one bucket; unset, both). STORM_TIMEOUT (seconds) runs
+//! armi with that `--timeout` instead of its default. An unthrottled storm of the same size
+//! runs first, to show what the machine itself takes. Every run prints the figures of
+//! `tests/storm_figures`.
 //!
 //! Why a test of the armi crate: it runs the binary the way `tests/soak.rs` does, with the
 //! emulator in the same process, whose counters (requests, 429s) it reads directly. The
@@ -32,7 +35,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use armi_emulator::{Emulator, Fleet, Scenario, Service, Throttling};
-use figures::{Client, DEADLINE, Identity, Storm, Traffic};
+use figures::{Client, Identity, Storm, Traffic};
 
 /// How long past a client's deadline the harness waits before it kills what is left.
 const MARGIN: Duration = Duration::from_secs(15);
@@ -60,7 +63,11 @@ fn storm() {
     let calibration = run_storm(n, spread, Identity::System, None);
     print_storm(&calibration);
     for (identity, costly) in figures::requested() {
-        let storm = run_storm(n, spread, identity, Some(costly));
+        let clients = match identity {
+            Identity::OneVm => figures::one_vm_clients(),
+            _ => n,
+        };
+        let storm = run_storm(clients, spread, identity, Some(costly));
         print_storm(&storm);
     }
 }
@@ -87,6 +94,7 @@ fn run_storm(n: usize, spread: Duration, identity: Identity, costly: Option<bool
     let fleet = match identity {
         Identity::Shared => Fleet::shared(n),
         Identity::System => Fleet::system(n),
+        Identity::OneVm => Fleet::system(1),
     };
     let emulator = Emulator::start(Scenario {
         fleet: Some(fleet),
@@ -144,7 +152,7 @@ fn run_storm(n: usize, spread: Duration, identity: Identity, costly: Option<bool
         drop(gates[vm].take());
     }
     let mut ends: Vec<Option<(i32, Duration)>> = vec![None; n];
-    let give_up = t0 + spread + DEADLINE + MARGIN;
+    let give_up = t0 + spread + figures::deadline() + MARGIN;
     let mut left = n;
     while left > 0 {
         let wait = give_up.saturating_duration_since(Instant::now());
@@ -176,6 +184,12 @@ fn run_storm(n: usize, spread: Duration, identity: Identity, costly: Option<bool
                 end,
             }
         })
+        .collect();
+    let arm_arrivals = emulator
+        .requests()
+        .iter()
+        .filter(|r| r.service == Service::Arm)
+        .map(|r| r.at.saturating_duration_since(t0))
         .collect();
     let stats = emulator.throttle_stats();
     let traffic = Traffic {
@@ -212,7 +226,11 @@ fn run_storm(n: usize, spread: Duration, identity: Identity, costly: Option<bool
     ];
     notes.extend(failure_samples(&clients, &dir));
     drop(emulator);
-    let _ = std::fs::remove_dir_all(&dir);
+    if std::env::var_os("STORM_KEEP").is_some() {
+        notes.push(format!("stderr      kept in {}", dir.display()));
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     Run {
         storm: Storm {
             title,
@@ -220,6 +238,8 @@ fn run_storm(n: usize, spread: Duration, identity: Identity, costly: Option<bool
             limits: costly.map(|_| limits),
             clients,
             traffic,
+            deadline: figures::deadline(),
+            arm_arrivals,
         },
         notes,
     }
@@ -244,6 +264,14 @@ fn spawn_vm(
     if identity == Identity::Shared {
         command.args(["--client-id", &client_id]);
     }
+    if let Ok(extra) = std::env::var("STORM_ARMI_ARGS") {
+        command.args(extra.split_whitespace());
+    }
+    if std::env::var_os("STORM_TIMEOUT").is_some() {
+        command.args(["--timeout", &figures::deadline().as_secs().to_string()]);
+    }
+    // On one VM, every client asks that VM's IMDS.
+    let vm = if identity == Identity::OneVm { 0 } else { vm };
     // Reaped by `reap`, with waitpid on any child, as the children exit.
     #[allow(clippy::zombie_processes)]
     let child = command

@@ -6,18 +6,32 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use armi_emulator::{ArmLimits, BucketSpec, Debt, Operation, ideal_schedule};
+use armi_emulator::{ArmLimits, BucketSpec, Debt, ImdsLimits, Operation, ideal_schedule};
 
 /// armi's default `--timeout`: every client's deadline, retries included.
-pub const DEADLINE: Duration = Duration::from_secs(90);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// Which identity the VMs read ARM with.
+/// Every client's deadline: STORM_TIMEOUT seconds (armi's `--timeout`), default armi's own.
+pub fn deadline() -> Duration {
+    Duration::from_secs(env_number("STORM_TIMEOUT", DEFAULT_TIMEOUT.as_secs()))
+}
+
+/// How many clients the one-VM storm runs (STORM_VM_CLIENTS): about what made IMDS answer 429
+/// on one VM in public (throttling.md: about 60 processes; 30 already pass its 5 a second).
+pub fn one_vm_clients() -> usize {
+    env_number("STORM_VM_CLIENTS", 30)
+}
+
+/// Which identity the VMs read ARM with, and on how many VMs the clients run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Identity {
     /// One user-assigned identity on every VM (`armi --client-id`): one principal's bucket.
     Shared,
     /// Each VM its own system-assigned identity: a bucket each, the global one shared.
     System,
+    /// Every client on one VM, with its system identity: the VM's IMDS limits bind (instance
+    /// metadata, 5 a second), not ARM's.
+    OneVm,
 }
 
 impl Identity {
@@ -25,28 +39,36 @@ impl Identity {
         match self {
             Identity::Shared => "shared",
             Identity::System => "system",
+            Identity::OneVm => "one VM",
         }
     }
 
     /// The bucket a storm of single reads runs into: the one principal's, or the
-    /// subscription's global one when every VM is its own principal.
+    /// subscription's global one when every VM is its own principal, or the one VM's IMDS
+    /// instance-metadata limit (the first request of the job).
     pub fn binding_bucket(self, limits: &ArmLimits) -> BucketSpec {
         match self {
             Identity::Shared => limits.principal(Operation::Read),
             Identity::System => limits.global(Operation::Read),
+            Identity::OneVm => {
+                let rate = ImdsLimits::default().metadata_per_sec;
+                BucketSpec::new(rate, rate)
+            }
         }
     }
 }
 
-/// The storms the environment asks for: `STORM_SCENARIO` (shared, system, all; default all)
-/// and `STORM_COSTLY` (0: throttled requests free, 1: they cost a token with debt down to one
-/// bucket; default both).
+/// The storms the environment asks for: `STORM_SCENARIO` (shared, system, one-vm, all;
+/// default all) and `STORM_COSTLY` (0: throttled requests free, 1: they cost a token with debt
+/// down to one bucket; default both). The one-VM storm runs once: ARM's buckets do not bind
+/// there.
 pub fn requested() -> Vec<(Identity, bool)> {
     let identities = match std::env::var("STORM_SCENARIO").as_deref() {
         Ok("shared") => vec![Identity::Shared],
         Ok("system") => vec![Identity::System],
-        Ok("all") | Err(_) => vec![Identity::Shared, Identity::System],
-        Ok(other) => panic!("STORM_SCENARIO wants shared, system or all, not '{other}'"),
+        Ok("one-vm") => vec![Identity::OneVm],
+        Ok("all") | Err(_) => vec![Identity::Shared, Identity::System, Identity::OneVm],
+        Ok(other) => panic!("STORM_SCENARIO wants shared, system, one-vm or all, not '{other}'"),
     };
     let costly = match std::env::var("STORM_COSTLY").as_deref() {
         Ok("0") => vec![false],
@@ -56,7 +78,10 @@ pub fn requested() -> Vec<(Identity, bool)> {
     };
     identities
         .into_iter()
-        .flat_map(|identity| costly.iter().map(move |c| (identity, *c)))
+        .flat_map(|identity| match identity {
+            Identity::OneVm => vec![(identity, costly[0])],
+            _ => costly.iter().map(|c| (identity, *c)).collect(),
+        })
         .collect()
 }
 
@@ -83,6 +108,9 @@ pub fn limits(costly: bool) -> ArmLimits {
 
 /// The title of one storm.
 pub fn title(kind: &str, identity: Identity, costly: bool, clients: usize) -> String {
+    if identity == Identity::OneVm {
+        return format!("{kind} one VM, {clients} armi processes on its IMDS");
+    }
     let rule = if costly {
         "429s cost a token (debt down to one bucket)"
     } else {
@@ -117,6 +145,10 @@ pub struct Storm {
     pub limits: Option<ArmLimits>,
     pub clients: Vec<Client>,
     pub traffic: Traffic,
+    /// Every client's `--timeout`.
+    pub deadline: Duration,
+    /// When each ARM request arrived, from the storm's start.
+    pub arm_arrivals: Vec<Duration>,
 }
 
 impl Storm {
@@ -184,6 +216,14 @@ impl Storm {
             None => "  completion  no success".to_string(),
         });
         lines.push(self.ideal_line(&starts, done.last().copied()));
+        lines.push(format!(
+            "  ARM/5 s     {} (requests in each 5 s from the start)",
+            per_bin(&self.arm_arrivals)
+        ));
+        lines.push(format!(
+            "  done/5 s    {} (successes in each 5 s)",
+            per_bin(&done)
+        ));
         lines
     }
 
@@ -198,11 +238,12 @@ impl Storm {
         let within = schedule
             .iter()
             .zip(starts)
-            .filter(|(served, start)| **served <= **start + DEADLINE)
+            .filter(|(served, start)| **served <= **start + self.deadline)
             .count();
         let bucket = match self.identity {
             Identity::Shared => "one principal's bucket",
             Identity::System => "the subscription's global bucket",
+            Identity::OneVm => "the VM's instance-metadata limit",
         };
         let mut line = format!(
             "  ideal       last success at {:.2} s ({} reads through {bucket} of {} at {}/s)",
@@ -214,7 +255,7 @@ impl Storm {
         if within < starts.len() {
             line.push_str(&format!(
                 "; at most {within} within the {} s deadline",
-                DEADLINE.as_secs()
+                self.deadline.as_secs()
             ));
         }
         let anyone_waits = schedule
@@ -230,6 +271,22 @@ impl Storm {
         }
         line
     }
+}
+
+/// How many of `times` fall in each 5 s from 0 to the last, comma-separated.
+fn per_bin(times: &[Duration]) -> String {
+    const BIN: f64 = 5.0;
+    let Some(last) = times.iter().max() else {
+        return "none".to_string();
+    };
+    let mut bins = vec![0usize; (secs(*last) / BIN) as usize + 1];
+    for t in times {
+        bins[(secs(*t) / BIN) as usize] += 1;
+    }
+    bins.iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The nearest-rank percentile `p` of sorted `values` (not empty).
