@@ -1,4 +1,5 @@
-/* Runs a command once and prints "<wall ns> <peak RSS KiB> <exit code>".
+/* Runs a command once and prints "<wall ns> <peak RSS KiB> <exit code> <CPU us>", CPU being
+ * user plus system time.
  *
  * Peak RSS comes from wait4(2). Linux keeps a process's RSS high-water mark across exec, so the
  * process that forks must itself be tiny: a Python or shell parent would add its own RSS to
@@ -40,6 +41,8 @@ int main(int argc, char **argv) {
     clock_gettime(CLOCK_MONOTONIC, &end);
     long long ns = (end.tv_sec - start.tv_sec) * 1000000000LL + (end.tv_nsec - start.tv_nsec);
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    printf("%lld %ld %d\n", ns, usage.ru_maxrss, code);
+    long long cpu_us = (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000000LL
+        + usage.ru_utime.tv_usec + usage.ru_stime.tv_usec;
+    printf("%lld %ld %d %lld\n", ns, usage.ru_maxrss, code, cpu_us);
     return 0;
 }

@@ -1,22 +1,32 @@
 #!/usr/bin/env python3
 """make bench: the seed job by `armi group` and by the curl+jq script, alternating, in one run
 against the emulator. Prints median wall time and peak RSS of each, their ratios, and the binary
-size. Figures, not a pass/fail test: this machine is shared and noisy."""
+size. Then lists: `armi resources` over 5,000 and 50,000 items, and at 50,000 its CPU time
+against `jq -c .value` on the same pages' bytes, alternating in the same run. Figures, not a
+pass/fail test: this machine is shared and noisy."""
+import json
 import os
+import ssl
 import statistics
 import subprocess
 import sys
-import time
+import urllib.request
+
+
+def measure_all(launcher, argv, env=None):
+    """Runs argv through the tiny launcher; returns (wall seconds, peak RSS KiB of the process
+    and the children it waited for, CPU seconds (user + system))."""
+    out = subprocess.run([launcher, *argv], capture_output=True, text=True, check=True, env=env)
+    ns, rss, code, cpu_us = (int(x) for x in out.stdout.split())
+    if code != 0:
+        sys.exit(f"bench: {argv[0]} failed with exit {code}: {out.stderr}")
+    return ns / 1e9, rss, cpu_us / 1e6
 
 
 def measure(launcher, argv):
-    """Runs argv through the tiny launcher; returns (wall seconds, peak RSS KiB of the process
-    and the children it waited for)."""
-    out = subprocess.run([launcher, *argv], capture_output=True, text=True, check=True)
-    ns, rss, code = (int(x) for x in out.stdout.split())
-    if code != 0:
-        sys.exit(f"bench: {argv[0]} failed with exit {code}: {out.stderr}")
-    return ns / 1e9, rss
+    """(wall seconds, peak RSS KiB) of argv."""
+    wall, rss, _ = measure_all(launcher, argv)
+    return wall, rss
 
 
 def seed(launcher, armi, script):
@@ -49,27 +59,64 @@ def seed(launcher, armi, script):
         print("binary size: aarch64 not built (make build-aarch64)")
 
 
-def list_run(launcher, armi, items, vars_file):
-    """`armi resources` over a list of `items` from the emulator named in vars_file."""
+def list_env(vars_file):
     env = dict(os.environ)
     with open(vars_file) as f:
         env.update(line.rstrip("\n").split("=", 1) for line in f if "=" in line)
+    return env
+
+
+def fetch_pages(armi, env, path):
+    """The list's pages as ARM sent them, one JSON text a line, into `path` (for jq): the first
+    URL from `armi resources -v`, the token from `armi token`, then every nextLink."""
+    trace = subprocess.run([armi, "resources", "-v", "-o", "none", "--timeout", "600"], env=env,
+                           capture_output=True, text=True, check=True).stderr
+    url = next(w for line in trace.splitlines() for w in line.split()
+               if w.startswith("https://") and "/resources?" in w)
+    token = subprocess.run([armi, "token"], env=env, capture_output=True, text=True,
+                           check=True).stdout.strip()
+    context = ssl.create_default_context(cafile=env["SSL_CERT_FILE"])
+    pages = 0
+    with open(path, "wb") as out:
+        while url:
+            request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+            body = urllib.request.urlopen(request, context=context).read()
+            out.write(body + b"\n")
+            pages += 1
+            url = json.loads(body).get("nextLink")
+    return pages
+
+
+def list_run(launcher, armi, items, vars_file):
+    """`armi resources` over a list of `items` from the emulator named in vars_file; at 50,000
+    items, its CPU time against jq's on the same bytes."""
+    env = list_env(vars_file)
     runs = int(os.environ.get("BENCH_LIST_RUNS", "5"))
     argv = [armi, "resources", "--timeout", "600"]
     output = subprocess.run(argv, env=env, capture_output=True, check=True).stdout
-    samples = []
+    count = output.count(b'"id":')
+    compare = items >= 50000
+    if compare:
+        pages_file = os.path.join(os.path.dirname(vars_file), "pages.json")
+        pages = fetch_pages(armi, env, pages_file)
+        jq = ["jq", "-c", ".value", pages_file]
+    samples, jq_samples = [], []
     for _ in range(runs):
-        out = subprocess.run([launcher, *argv], env=env, capture_output=True, text=True, check=True)
-        ns, rss, code = (int(x) for x in out.stdout.split())
-        if code != 0:
-            sys.exit(f"bench: armi resources failed with exit {code}: {out.stderr}")
-        samples.append((ns / 1e9, rss))
+        samples.append(measure_all(launcher, argv, env))
+        if compare:
+            jq_samples.append(measure_all(launcher, jq))
     wall = statistics.median(s[0] for s in samples)
     rss = statistics.median(s[1] for s in samples)
-    count = output.count(b'"id":')
+    cpu = statistics.median(s[2] for s in samples)
     print(f"list {items}: armi resources printed {count} items, {len(output)} bytes, in "
-          f"{wall * 1000:.0f} ms ({wall * 1e6 / items:.2f} ms per 1,000 items), peak RSS {rss} KiB "
-          f"(median of {runs})")
+          f"{wall * 1000:.0f} ms ({wall * 1e6 / items:.2f} ms per 1,000 items), CPU {cpu * 1000:.0f} ms, "
+          f"peak RSS {rss} KiB (target <= 8 MiB) (median of {runs})")
+    if compare:
+        jq_cpu = statistics.median(s[2] for s in jq_samples)
+        size = os.path.getsize(pages_file)
+        print(f"list {items}: CPU (user+system) armi {cpu * 1000:.0f} ms, jq -c .value on the same "
+              f"{pages} pages ({size / 1e6:.1f} MB) {jq_cpu * 1000:.0f} ms: ratio {cpu / jq_cpu:.2f}x "
+              f"(target <= 0.25x; medians of {runs}, alternating)")
     print(f"#data {items} {len(output)} {rss} {wall}")
 
 

@@ -17,7 +17,7 @@ mod whoami;
 #[cfg(test)]
 mod tests;
 
-use std::io::{BufWriter, ErrorKind};
+use std::io::ErrorKind;
 
 use serde_json::Value;
 
@@ -28,7 +28,7 @@ use crate::cloud::Cloud;
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::http::{Deadline, Http};
-use crate::output::{self, Format, ListPrinter, Query};
+use crate::output::{self, Failed, Format, ListPrinter, Miss, Query, Unprintable};
 use crate::scope;
 use crate::sources::imds::{self, Vm};
 use crate::sources::{self, Source};
@@ -144,7 +144,7 @@ impl Ctx<'_> {
     pub fn print_data(&self, value: Value) -> Result<()> {
         let format = self.output.format();
         let value = match &self.settings.query {
-            Some(query) => query.apply(&value).ok_or_else(no_match)?,
+            Some(query) => query.select(&value).map_err(|miss| no_match(&miss))?,
             None => value,
         };
         output::print(output::render(&value, format).as_bytes())
@@ -157,7 +157,9 @@ impl Ctx<'_> {
     }
 }
 
-/// Streams a list to stdout page by page.
+/// Streams a list to stdout page by page. A page is printed once it has all been read; if a
+/// later page fails, the array printed so far is closed (`]`) so that it stays valid JSON, and
+/// the error is the command's.
 fn print_list(
     session: &Session,
     first: Url,
@@ -165,29 +167,64 @@ fn print_list(
     format: Format,
     query: Option<&Query>,
 ) -> Result<()> {
-    let stdout = std::io::stdout();
-    let mut printer = ListPrinter::new(BufWriter::new(stdout.lock()), format, query);
+    let mut printer = ListPrinter::new(std::io::stdout().lock(), format, query);
     let mut closed = false;
-    pages::each_item(session, first, what, &mut |item| match printer.push(item) {
-        Ok(()) => Ok(Flow::More),
-        Err(e) if e.kind() == ErrorKind::BrokenPipe => {
-            closed = true;
-            Ok(Flow::Stop)
+    let listed = pages::each_page(session, first, what, &mut |page| {
+        if printer.satisfied() {
+            return Ok(Flow::Stop);
         }
-        Err(e) => Err(Error::failed(format!("cannot write to stdout: {e}"))),
-    })?;
+        for item in &page.items {
+            if let Err(e) = printer.push_text(item) {
+                printer.abandon_page();
+                return Err(unprintable(what, &e));
+            }
+            if printer.satisfied() {
+                break;
+            }
+        }
+        match printer.end_page() {
+            Ok(()) if printer.satisfied() => Ok(Flow::Stop),
+            Ok(()) => Ok(Flow::More),
+            Err(e) if e.kind() == ErrorKind::BrokenPipe => {
+                closed = true;
+                Ok(Flow::Stop)
+            }
+            Err(e) => Err(write_failed(&e)),
+        }
+    });
+    if let Err(e) = listed {
+        // What was printed stays valid JSON; the exit code says the list is not whole.
+        let _ = printer.close();
+        return Err(e);
+    }
     if closed {
         return Ok(());
     }
-    match printer.finish() {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(no_match()),
-        Err(e) if e.kind() == ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(Error::failed(format!("cannot write to stdout: {e}"))),
+    match printer.end() {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(miss)) => Err(no_match(&miss)),
+        Err(Failed::Io(e)) if e.kind() == ErrorKind::BrokenPipe => Ok(()),
+        Err(Failed::Io(e)) => Err(write_failed(&e)),
+        Err(Failed::Unprintable(e)) => Err(unprintable(what, &e)),
     }
 }
 
-fn no_match() -> Error {
-    Error::failed("--query matched nothing")
+fn unprintable(what: &str, e: &Unprintable) -> Error {
+    match e {
+        Unprintable::Refused(_) => Error::failed(format!(
+            "{what}: ARM answered 200 but the body is not a list page ({e})"
+        )),
+        Unprintable::TooMuch => Error::failed(format!("{what}: {e}")).with_hint(
+            "'[].key' takes a key from each item as it comes, and '[N]' stops at item N",
+        ),
+    }
+}
+
+fn write_failed(e: &std::io::Error) -> Error {
+    Error::failed(format!("cannot write to stdout: {e}"))
+}
+
+fn no_match(miss: &Miss) -> Error {
+    Error::failed(format!("--query matched nothing: {miss}"))
         .with_hint("check the path against the output without -q")
 }

@@ -1,5 +1,5 @@
-//! What armi prints: the `-o/--output` formats, and lists printed as their pages arrive. The
-//! `-q/--query` language is in [`query`].
+//! What armi prints: the `-o/--output` formats, and lists printed as their pages arrive
+//! ([`ListPrinter`]). The `-q/--query` language is in [`query`].
 //!
 //! - `json` (default): pretty-printed, two-space indent, keys in the order the service sent them.
 //! - `compact`: the same JSON on one line.
@@ -7,16 +7,21 @@
 //!   line. A line for an object holds its values (not its keys) in the order the service sent them,
 //!   separated by tabs; a line for an array holds its elements. Each field: a string raw without quotes,
 //!   a number as JSON writes it, `true`/`false`, `null` as an empty field; an object nested in a line as an
-//!   empty field and an array nested in a line as its length, as az does, so every line of a list has the
-//!   same number of fields. So a resource group prints `id name type location <tags> <properties>` with the
-//!   last two fields empty. An empty array prints nothing at all.
+//!   empty field and an array nested in a line as its length, as az does. The lines of a list of objects
+//!   all have the columns of its first object, in its order: a key a later object lacks is an empty field,
+//!   a key the first object lacks is not printed, so `cut -f1` is one column whatever order each item lists
+//!   its keys in. So a resource group prints `id name type location <tags> <properties>` with the last two
+//!   fields empty. An empty array prints nothing at all.
 //!   Unlike az, strings are escaped: a backslash prints as `\\`, a tab as `\t`, a newline as `\n` and a
 //!   carriage return as `\r`, because a tag value holding a tab or a newline would otherwise silently
 //!   split one row into two or shift its columns. The escapes are the ones of PostgreSQL's text COPY
 //!   format and `mysql --batch`; `printf '%b'` undoes them.
 //! - `none`: prints nothing (the exit code still tells success from failure).
 
+mod list;
+pub mod miss;
 pub mod query;
+mod reformat;
 mod tsv;
 
 use std::io::{ErrorKind, Write};
@@ -24,6 +29,8 @@ use std::str::FromStr;
 
 use serde_json::Value;
 
+pub use list::{Failed, HELD_CAP, ListPrinter, Unprintable};
+pub use miss::Miss;
 pub use query::Query;
 
 /// Output format chosen with -o.
@@ -80,110 +87,6 @@ pub fn render(value: &Value, format: Format) -> String {
     }
 }
 
-/// Prints a list item by item as the pages arrive, so that memory holds one page, not the list.
-/// What it prints is exactly what [`render`] prints for the whole array, and a query that starts
-/// with a projection (`[].name`) runs on each item as it comes. Any other query (`[0]`, a JSON
-/// Pointer) needs the whole list, which is then kept until the end.
-pub struct ListPrinter<W: Write> {
-    out: W,
-    format: Format,
-    plan: Plan,
-    printed: usize,
-}
-
-enum Plan {
-    /// Every item as it is.
-    Each,
-    /// The rest of a leading projection on every item; `flatten` when the rest projects too.
-    Project { rest: Query, flatten: bool },
-    /// The query on the whole list, at the end.
-    Whole { query: Query, items: Vec<Value> },
-}
-
-impl<W: Write> ListPrinter<W> {
-    pub fn new(out: W, format: Format, query: Option<&Query>) -> ListPrinter<W> {
-        let plan = match query {
-            None => Plan::Each,
-            Some(q) => match q.after_projection() {
-                Some(rest) => Plan::Project {
-                    flatten: rest.projects(),
-                    rest,
-                },
-                None => Plan::Whole {
-                    query: q.clone(),
-                    items: Vec::new(),
-                },
-            },
-        };
-        ListPrinter {
-            out,
-            format,
-            plan,
-            printed: 0,
-        }
-    }
-
-    /// Takes one item of the list.
-    pub fn push(&mut self, item: Value) -> std::io::Result<()> {
-        match &mut self.plan {
-            Plan::Each => self.emit(&item),
-            Plan::Project { rest, flatten } => match rest.apply(&item) {
-                None => Ok(()),
-                Some(Value::Array(results)) if *flatten => {
-                    results.iter().try_for_each(|r| self.emit(r))
-                }
-                Some(result) => self.emit(&result),
-            },
-            Plan::Whole { items, .. } => {
-                items.push(item);
-                Ok(())
-            }
-        }
-    }
-
-    /// Ends the list. `Ok(false)` when a whole-list query matched nothing.
-    pub fn finish(mut self) -> std::io::Result<bool> {
-        if let Plan::Whole { query, items } = &mut self.plan {
-            let whole = Value::Array(std::mem::take(items));
-            let Some(selected) = query.apply(&whole) else {
-                return Ok(false);
-            };
-            self.out
-                .write_all(render(&selected, self.format).as_bytes())?;
-            return self.out.flush().map(|()| true);
-        }
-        let close = match (self.format, self.printed) {
-            (Format::Json | Format::Compact, 0) => "[]\n",
-            (Format::Json, _) => "\n]\n",
-            (Format::Compact, _) => "]\n",
-            (Format::Tsv | Format::None, _) => "",
-        };
-        self.out.write_all(close.as_bytes())?;
-        self.out.flush().map(|()| true)
-    }
-
-    fn emit(&mut self, item: &Value) -> std::io::Result<()> {
-        let first = self.printed == 0;
-        self.printed += 1;
-        let text = match self.format {
-            Format::Json => {
-                // The item as it stands inside a pretty array: every line indented by two.
-                let pretty = render(item, Format::Json);
-                let indented = pretty.trim_end().replace('\n', "\n  ");
-                format!("{}  {indented}", if first { "[\n" } else { ",\n" })
-            }
-            Format::Compact => format!("{}{item}", if first { "[" } else { "," }),
-            Format::Tsv => {
-                let mut row = String::new();
-                tsv::tsv_row(item, &mut row);
-                row
-            }
-            Format::None => String::new(),
-        };
-        self.out.write_all(text.as_bytes())
-    }
-}
-
 /// Values the unit tests of the formats and the query language share.
 #[cfg(test)]
 pub(crate) mod fixtures {
@@ -221,7 +124,6 @@ pub(crate) mod fixtures {
 
 #[cfg(test)]
 mod tests {
-    use super::fixtures::query;
     use super::*;
     use serde_json::json;
 
@@ -289,44 +191,5 @@ mod tests {
     #[test]
     fn render_none_prints_nothing() {
         assert_eq!(render(&json!({"name": "rg"}), Format::None), "");
-    }
-
-    #[test]
-    fn list_printer_prints_what_render_prints_for_the_whole_array() {
-        let items = vec![
-            json!({"name": "a", "tags": {"x": "1"}, "n": [1, 2]}),
-            json!({"name": "b\tc", "tags": {}}),
-            json!({"tags": {"y": null}, "n": [3]}),
-        ];
-        let queries = [
-            None,
-            Some("[].name"),
-            Some("[0]"),
-            Some("[].tags"),
-            Some("[].n[]"),
-            Some("/1/name"),
-            Some("[]"),
-            Some("[].nope"),
-        ];
-        for list in [items.clone(), vec![]] {
-            for format in [Format::Json, Format::Compact, Format::Tsv, Format::None] {
-                for expr in queries {
-                    let q = expr.map(query);
-                    let whole = Value::Array(list.clone());
-                    let expected = match &q {
-                        Some(q) => q.apply(&whole).map(|v| render(&v, format)),
-                        None => Some(render(&whole, format)),
-                    };
-                    let mut out = Vec::new();
-                    let mut printer = ListPrinter::new(&mut out, format, q.as_ref());
-                    for item in list.clone() {
-                        printer.push(item).unwrap();
-                    }
-                    let matched = printer.finish().unwrap();
-                    let got = matched.then(|| String::from_utf8(out).unwrap());
-                    assert_eq!(got, expected, "{format:?} {expr:?} on {} items", list.len());
-                }
-            }
-        }
     }
 }

@@ -5,10 +5,30 @@ use serde_json::Value;
 pub fn tsv(value: &Value) -> String {
     let mut out = String::new();
     match value {
-        Value::Array(rows) => rows.iter().for_each(|row| tsv_row(row, &mut out)),
+        Value::Array(rows) => {
+            let mut columns = None;
+            rows.iter()
+                .for_each(|row| tsv_list_row(row, &mut columns, &mut out));
+        }
         row => tsv_row(row, &mut out),
     }
     out
+}
+
+/// A row of a list: an object's values in the order of `columns`, the keys of the list's first
+/// object (set from this row if it is that one), so that every row has the same columns; a key
+/// the row lacks is an empty field, a key the first object lacked is not printed. Other rows
+/// print as [`tsv_row`].
+pub fn tsv_list_row(row: &Value, columns: &mut Option<Vec<String>>, out: &mut String) {
+    let Value::Object(members) = row else {
+        return tsv_row(row, out);
+    };
+    let columns = columns.get_or_insert_with(|| members.keys().cloned().collect());
+    let fields = columns
+        .iter()
+        .map(|key| members.get(key).unwrap_or(&Value::Null));
+    tsv_fields(fields, out);
+    out.push('\n');
 }
 
 pub fn tsv_row(row: &Value, out: &mut String) {
@@ -121,6 +141,23 @@ mod tests {
     fn tsv_of_empty_array_is_nothing_and_empty_object_one_empty_line() {
         assert_eq!(render(&json!([]), Format::Tsv), "");
         assert_eq!(render(&json!({}), Format::Tsv), "\n");
+    }
+
+    #[test]
+    fn tsv_of_a_list_keeps_the_first_items_columns_on_every_row() {
+        // The second resource lists its keys in another order, lacks one and has one more.
+        let v = json!([
+            {"name": "a", "id": "/x/a", "type": "t"},
+            {"id": "/x/b", "extra": "e", "name": "b"},
+            "scalar",
+            {"type": "t3"}
+        ]);
+        assert_eq!(
+            render(&v, Format::Tsv),
+            "a\t/x/a\tt\nb\t/x/b\t\nscalar\n\t\tt3\n"
+        );
+        // A single object is one row of its own keys.
+        assert_eq!(render(&json!({"b": 1, "a": 2}), Format::Tsv), "1\t2\n");
     }
 
     #[test]

@@ -30,7 +30,9 @@
 //! - Limits: 4096 characters and 256 steps. An invalid query is a usage error (exit 2) that names
 //!   `--query` and the character where the expression went wrong.
 
-use serde_json::Value;
+mod select;
+
+pub(crate) use select::OnList;
 
 use crate::error::{Error, Result};
 
@@ -84,101 +86,6 @@ impl Query {
         };
         Ok(Query { steps })
     }
-
-    /// For a query that starts with a projection (`[].name`), the rest of it (`name`), which
-    /// can then run on each element of a list as it arrives.
-    pub(crate) fn after_projection(&self) -> Option<Query> {
-        match self.steps.first() {
-            Some(Step::Project) => Some(Query {
-                steps: self.steps[1..].to_vec(),
-            }),
-            _ => None,
-        }
-    }
-
-    /// Whether the query projects (its results for one input form an array to flatten).
-    pub(crate) fn projects(&self) -> bool {
-        self.steps.contains(&Step::Project)
-    }
-
-    /// Applies the query; `None` means it matched nothing.
-    pub fn apply(&self, value: &Value) -> Option<Value> {
-        // A loop over the steps, never recursion, so deep input costs no stack.
-        let mut focus = Focus::One(value);
-        for step in &self.steps {
-            focus = match focus {
-                Focus::One(current) => step_one(step, current)?,
-                Focus::Many(currents) => Focus::Many(step_many(step, currents)),
-            };
-        }
-        Some(match focus {
-            Focus::One(selected) => selected.clone(),
-            Focus::Many(selected) => Value::Array(selected.into_iter().cloned().collect()),
-        })
-    }
-}
-
-/// What the steps so far selected: one value, or the elements of a projection.
-enum Focus<'v> {
-    One(&'v Value),
-    Many(Vec<&'v Value>),
-}
-
-fn step_one<'v>(step: &Step, current: &'v Value) -> Option<Focus<'v>> {
-    match step {
-        Step::Project => current
-            .as_array()
-            .map(|items| Focus::Many(items.iter().collect())),
-        _ => select(step, current).map(Focus::One),
-    }
-}
-
-fn step_many<'v>(step: &Step, currents: Vec<&'v Value>) -> Vec<&'v Value> {
-    match step {
-        // A `[]` inside a projection flattens one level, as JMESPath's does.
-        Step::Project => currents
-            .into_iter()
-            .filter_map(Value::as_array)
-            .flatten()
-            .collect(),
-        _ => currents
-            .into_iter()
-            .filter_map(|current| select(step, current))
-            .collect(),
-    }
-}
-
-/// Applies a step that selects at most one value.
-fn select<'v>(step: &Step, current: &'v Value) -> Option<&'v Value> {
-    match step {
-        Step::Key(key) => current.as_object()?.get(key),
-        Step::Index(index) => element(current.as_array()?, *index),
-        Step::Member(token) => match current {
-            Value::Object(members) => members.get(token),
-            Value::Array(items) => items.get(pointer_index(token)?),
-            _ => None,
-        },
-        Step::Project => None,
-    }
-}
-
-fn element(items: &[Value], index: i64) -> Option<&Value> {
-    let position = if index < 0 {
-        let from_end = usize::try_from(index.unsigned_abs()).ok()?;
-        items.len().checked_sub(from_end)?
-    } else {
-        usize::try_from(index).ok()?
-    };
-    items.get(position)
-}
-
-/// RFC 6901 array index: `0` or digits without a leading zero (`-`, past the end, never matches).
-fn pointer_index(token: &str) -> Option<usize> {
-    let digits_only = !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit());
-    if !digits_only || (token.len() > 1 && token.starts_with('0')) {
-        return None;
-    }
-    token.parse().ok()
 }
 
 /// Walks a query's characters and builds its steps.
@@ -388,11 +295,28 @@ fn bare_key_problem(c: char) -> Option<String> {
         Some(format!("found {} in a key: put the key in quotes", show(c)))
     } else if JMESPATH_OPERATORS.contains(c) {
         Some(format!(
-            "found {} in a key: put the key in double quotes (--query is a path, not JMESPath)",
+            "found {}: {} not supported (--query is a path, not JMESPath; a key that holds {} goes in double quotes)",
+            show(c),
+            unsupported(c),
             show(c)
         ))
     } else {
         None
+    }
+}
+
+/// What a JMESPath operator would have done, for "... not supported".
+fn unsupported(c: char) -> &'static str {
+    match c {
+        '*' => "wildcards are",
+        '|' => "pipes are",
+        '(' | ')' => "functions are",
+        '{' | '}' | ',' => "multi-selects are",
+        '?' => "filters are",
+        '=' | '!' | '&' | '<' | '>' => "comparisons are",
+        '\'' => "raw string literals are",
+        '`' => "JSON literals are",
+        _ => "'@' inside a path is",
     }
 }
 
@@ -428,7 +352,7 @@ mod tests {
     use crate::error::Kind;
     use crate::output::fixtures::{group, list, query};
     use crate::output::{Format, render};
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn run(expr: &str, value: &Value) -> Option<Value> {
         query(expr).apply(value)
@@ -512,10 +436,93 @@ mod tests {
     }
 
     #[test]
-    fn projection_that_drops_everything_is_an_empty_match() {
-        assert_eq!(run("value[].nosuchkey", &list()), Some(json!([])));
+    fn a_key_no_item_has_is_a_miss_but_an_empty_list_is_an_empty_match() {
+        assert_eq!(run("value[].nosuchkey", &list()), None);
+        assert_eq!(run("value[].tags.nosuchkey", &list()), None);
         assert_eq!(run("value[]", &json!({"value": []})), Some(json!([])));
         assert_eq!(run("value[].name", &json!({"value": []})), Some(json!([])));
+        // A `[]` that finds no array drops the items, as it always has: not a key that missed.
+        let flat = json!({"value": [{"zones": []}, {"zones": "1"}]});
+        assert_eq!(run("value[].zones[]", &flat), Some(json!([])));
+    }
+
+    fn miss(expr: &str, value: &Value) -> String {
+        match query(expr).select(value) {
+            Ok(found) => panic!("{expr} matched {found}"),
+            Err(miss) => miss.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_miss_names_the_step_and_what_was_there() {
+        let rg = group();
+        let cases = [
+            (
+                "nmae",
+                &rg,
+                "no key 'nmae' (keys: id, name, type, location, tags, properties)",
+            ),
+            (
+                "tags.nope",
+                &rg,
+                "no key 'nope' in tags (keys: env, app.version, Owner ,  Owner, blank)",
+            ),
+            (
+                "properties.provisioningState.x",
+                &rg,
+                "properties.provisioningState is a string, not an object",
+            ),
+            ("name[0]", &rg, "name is a string, not an array"),
+            (
+                "/tags/env/0",
+                &rg,
+                "/tags/env is a string, not an object or an array",
+            ),
+        ];
+        for (expr, value, want) in cases {
+            assert_eq!(miss(expr, value), want, "{expr}");
+        }
+        let v = json!({"a": [1, 2, 3], "b": {"c.d": {}}});
+        assert_eq!(miss("a[5]", &v), "index 5 is out of range: a has 3 items");
+        assert_eq!(miss("a[-4]", &v), "index -4 is out of range: a has 3 items");
+        assert_eq!(
+            miss("/a/x", &v),
+            "'x' is not an array index, and /a is an array"
+        );
+        assert_eq!(miss("/a/7", &v), "index 7 is out of range: /a has 3 items");
+        assert_eq!(
+            miss(r#"b."c.d".e"#, &v),
+            r#"no key 'e' in b."c.d" (keys: no keys)"#
+        );
+    }
+
+    #[test]
+    fn a_miss_in_a_list_says_no_item_has_the_key() {
+        let items = list()["value"].clone();
+        assert_eq!(
+            miss("[].nmae", &items),
+            "no item has 'nmae'; keys: name, tags, zones"
+        );
+        assert_eq!(
+            miss("[].tags.nope", &items),
+            "no item has 'nope' in tags; keys: env"
+        );
+        assert_eq!(
+            miss("value[].nmae", &list()),
+            "no item has 'nmae' in value[]; keys: name, tags, zones"
+        );
+        assert_eq!(
+            miss("[].name.x", &items),
+            "no item has 'x' in name; the items are strings"
+        );
+        assert_eq!(
+            miss("name", &items),
+            "the value is an array, not an object ('[].name' takes it from each item)"
+        );
+        assert_eq!(
+            miss("[3]", &items),
+            "index 3 is out of range: the value has 3 items"
+        );
     }
 
     #[test]
@@ -686,16 +693,21 @@ mod tests {
             ("a\u{0}b", "'\\0' in a key"),
             ("value[*].name", "[*] is not supported: use []"),
             ("value[?name=='x']", "filters [?...] are not supported"),
-            ("*", "'*' in a key"),
-            ("tags.'app.version'", "'\\'' in a key"),
+            ("*", "found '*': wildcards are not supported"),
+            (
+                "tags.'app.version'",
+                "raw string literals are not supported",
+            ),
             ("a | b", "' ' in a key"),
-            ("a|b", "'|' in a key"),
-            ("length(value)", "'(' in a key"),
-            ("{a: b}", "'{' in a key"),
+            ("a|b", "found '|': pipes are not supported"),
+            ("length(value)", "found '(': functions are not supported"),
+            ("{a: b}", "found '{': multi-selects are not supported"),
+            ("a[0].b==c", "found '=': comparisons are not supported"),
+            ("`true`", "JSON literals are not supported"),
             ("@@", "expected '.' or '[' but found '@' at character 2"),
             ("@a", "expected '.' or '[' but found 'a' at character 2"),
-            ("a.@", "'@' in a key"),
-            ("a.b@c", "'@' in a key"),
+            ("a.@", "found '@': '@' inside a path is not supported"),
+            ("a.b@c", "'@' inside a path is not supported"),
         ];
         for (expr, want) in cases {
             let message = usage_message(expr);
