@@ -282,3 +282,216 @@ fn get_refuses_hostile_paths_before_sending_anything() {
     }
     assert_eq!(emu.requests().len(), 0);
 }
+
+/// `/subscriptions/<sub>/resourcegroups?api-version=...`: the groups list as a path for `get`.
+fn groups_list_path(emu: &Emulator) -> String {
+    format!(
+        "/subscriptions/{}/resourcegroups?api-version=2021-04-01",
+        emu.scenario().subscription_id
+    )
+}
+
+#[test]
+fn get_all_of_an_answer_that_is_not_a_list_is_refused_rather_than_printed_as_empty() {
+    let emu = Emulator::start(Scenario::default());
+    let path = format!("{}?api-version=2021-04-01", group_path(emu.scenario()));
+    let run = run(&emu, &["get", &path, "--all"]);
+    run.expect_code(1)
+        .expect_stderr("not a list")
+        .expect_stderr("run without --all");
+    assert_eq!(run.stdout, "", "nothing printed, not []");
+}
+
+#[test]
+fn tsv_of_a_list_keeps_the_first_items_columns_on_every_row() {
+    // The VM lists its name before its id; the generated resources their id first.
+    let emu = Emulator::start(Scenario {
+        resources_per_group: 12,
+        page_size: Some(5),
+        ..Scenario::default()
+    });
+    let json = run(&emu, &["resources"]);
+    json.expect_code(0);
+    let items = json.json();
+    let items = items.as_array().expect("an array");
+    let first_key = items[0]
+        .as_object()
+        .and_then(|o| o.keys().next().cloned())
+        .expect("a first key");
+    let tsv = run(&emu, &["resources", "-o", "tsv"]);
+    tsv.expect_code(0);
+    let column: Vec<&str> = tsv
+        .stdout
+        .lines()
+        .map(|l| l.split('\t').next().unwrap_or(""))
+        .collect();
+    let want: Vec<String> = items
+        .iter()
+        .map(|item| item[&first_key].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(column, want, "column 1 is '{first_key}' on every row");
+}
+
+#[test]
+fn a_projection_whose_key_no_item_has_is_exit_1_naming_it() {
+    let emu = Emulator::start(paged_groups());
+    let run = run(&emu, &["groups", "-q", "[].nmae", "-o", "tsv"]);
+    run.expect_code(1)
+        .expect_stderr("no item has 'nmae'; keys: id, name");
+    assert_eq!(run.stdout, "");
+}
+
+#[test]
+fn a_miss_names_the_step_and_the_keys_that_were_there() {
+    let emu = Emulator::start(Scenario::default());
+    let path = format!("{}?api-version=2021-04-01", group_path(emu.scenario()));
+    run(&emu, &["get", &path, "-q", "properties.nope"])
+        .expect_code(1)
+        .expect_stderr("no key 'nope' in properties (keys: provisioningState)");
+    run(&emu, &["get", &path, "-q", "nmae"])
+        .expect_code(1)
+        .expect_stderr("no key 'nmae' (keys: id, name,");
+    // A list is an array: a key on it says how to take the key from each item.
+    run(&emu, &["groups", "-q", "name"])
+        .expect_code(1)
+        .expect_stderr("'[].name' takes it from each item");
+}
+
+#[test]
+fn unsupported_jmespath_says_it_is_not_supported() {
+    let emu = Emulator::start(Scenario::default());
+    for (query, said) in [
+        ("length(@)", "functions are not supported"),
+        ("a | b", "put the key in quotes"),
+        ("name|length", "pipes are not supported"),
+        ("*.name", "wildcards are not supported"),
+    ] {
+        run(&emu, &["groups", "-q", query])
+            .expect_code(2)
+            .expect_stderr(said);
+    }
+    assert_eq!(emu.requests().len(), 0);
+}
+
+#[test]
+fn a_later_page_that_fails_leaves_valid_json_and_a_failing_exit() {
+    for (action, code) in [(Action::Malformed, 1), (status(403), 5)] {
+        let emu = Emulator::start(Scenario {
+            faults: vec![Fault {
+                route: Route::ArmNextPage,
+                action,
+                limit: Limit::Always,
+            }],
+            ..paged_groups()
+        });
+        for format in ["json", "compact"] {
+            let run = run(&emu, &["groups", "-o", format]);
+            run.expect_code(code);
+            let printed: serde_json::Value =
+                serde_json::from_str(&run.stdout).expect("what was printed is valid JSON");
+            assert_eq!(
+                printed.as_array().map(Vec::len),
+                Some(10),
+                "the first page only"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_index_query_stops_at_its_item_and_reads_no_more_pages() {
+    let emu = Emulator::start(Scenario {
+        endless_pages: true,
+        ..paged_groups()
+    });
+    let run = run(
+        &emu,
+        &[
+            "get",
+            &groups_list_path(&emu),
+            "--all",
+            "-q",
+            "[0].name",
+            "-o",
+            "tsv",
+        ],
+    );
+    run.expect_code(0);
+    assert_eq!(run.stdout, "rg-armi-demo\n");
+    assert_eq!(arm_requests(&emu).len(), 1);
+    let twelfth = run_with_timeout(&emu, &["-q", "[11].name", "-o", "tsv"], "30");
+    twelfth.expect_code(0);
+    assert_eq!(twelfth.stdout, "rg-gen-0011\n");
+}
+
+fn run_with_timeout(emu: &Emulator, extra: &[&str], timeout: &str) -> Run {
+    let path = groups_list_path(emu);
+    let mut args = vec!["get", &path, "--all", "--timeout", timeout];
+    args.extend_from_slice(extra);
+    run(emu, &args)
+}
+
+#[test]
+fn a_query_on_the_end_of_an_endless_list_holds_little_and_keeps_the_deadline() {
+    let emu = Emulator::start(Scenario {
+        endless_pages: true,
+        ..paged_groups()
+    });
+    let run = run_with_timeout(&emu, &["-q", "[-1]"], "4");
+    run.expect_code(7);
+    assert!(
+        run.elapsed < std::time::Duration::from_secs(6),
+        "{:?}",
+        run.elapsed
+    );
+    assert_eq!(run.stdout, "");
+    assert!(
+        arm_requests(&emu).len() > 10,
+        "it kept reading until the deadline"
+    );
+}
+
+#[test]
+fn an_endless_list_printed_until_the_deadline_is_still_valid_json() {
+    let emu = Emulator::start(Scenario {
+        endless_pages: true,
+        ..paged_groups()
+    });
+    let run = run_with_timeout(&emu, &["-o", "compact"], "3");
+    run.expect_code(7);
+    let printed: serde_json::Value =
+        serde_json::from_str(&run.stdout).expect("what was printed is valid JSON");
+    assert!(printed.as_array().map_or(0, Vec::len) >= 10);
+}
+
+#[test]
+fn a_long_list_paces_itself_instead_of_emptying_arms_bucket() {
+    use armi_emulator::{ArmLimits, BucketSpec, Throttling};
+    // A bucket of 30 reads refilling 25 a second; a page a read.
+    let emu = Emulator::start(Scenario {
+        resources_per_group: 60,
+        page_size: Some(1),
+        throttling: Some(Throttling {
+            arm: ArmLimits {
+                reads: BucketSpec::new(30, 25),
+                ..ArmLimits::default()
+            },
+            ..Throttling::default()
+        }),
+        ..Scenario::default()
+    });
+    let run = run(&emu, &["resources", "-q", "[].name", "-o", "tsv"]);
+    run.expect_code(0);
+    assert_eq!(run.stdout.lines().count(), 61);
+    assert_eq!(
+        emu.throttle_stats().arm_throttled,
+        0,
+        "no page was throttled"
+    );
+    // 61 pages through 30 tokens at 25 a second take more than a second.
+    assert!(
+        run.elapsed > std::time::Duration::from_secs(1),
+        "{:?}",
+        run.elapsed
+    );
+}

@@ -197,8 +197,8 @@ fn pace(session: &Session, reply: &Reply, what: &str) {
         return;
     }
     session.http.trace(&format!(
-        "{what}: ARM has fewer than a second's reads left for this identity; next page in {}",
-        crate::text::seconds(wait)
+        "{what}: ARM has fewer than a second's reads left; next page in {} ms",
+        wait.as_millis()
     ));
     std::thread::sleep(wait);
 }

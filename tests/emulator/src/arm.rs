@@ -11,7 +11,7 @@ mod resources;
 mod target;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use serde_json::{Map, Value, json};
 
@@ -52,7 +52,13 @@ pub struct Arm {
     global_deletes: AtomicU32,
     /// The buckets, when the scenario throttles.
     gate: Option<ArmGate>,
+    /// Laps of endless lists served (`Scenario::endless_pages`).
+    laps: AtomicU64,
 }
+
+/// Skip-token positions from here on stand for "the list again, from its start" (one per lap,
+/// so that every `nextLink` differs).
+const LAP: u64 = 1 << 48;
 
 /// One request being answered, with who sent it.
 struct Call<'a> {
@@ -73,6 +79,7 @@ impl Arm {
     pub fn new(shared: Arc<Shared>) -> Self {
         Arm {
             skip_tokens: SkipTokens::new(),
+            laps: AtomicU64::new(0),
             reads: AtomicU32::new(12_000),
             global_reads: AtomicU32::new(16_500),
             writes: AtomicU32::new(1_200),
@@ -294,11 +301,23 @@ impl Arm {
             call.request.query("$skiptoken").as_deref(),
             self.shared.scenario.page_size,
         )
+        .map(|mut page| {
+            if page.start >= LAP {
+                page.start = 0;
+            }
+            page
+        })
         .map_err(|refused| error(400, refused.code, refused.message))
     }
 
     /// `{"value": items}` with a `nextLink` to position `next` of the list if there is one.
     fn list_body(&self, call: &Call, page: &Page, items: Vec<Value>, next: Option<u64>) -> Value {
+        let next = next.or_else(|| {
+            self.shared
+                .scenario
+                .endless_pages
+                .then(|| LAP + self.laps.fetch_add(1, Ordering::SeqCst))
+        });
         let mut body = Map::new();
         body.insert("value".into(), Value::Array(items));
         if let Some(next) = next {
@@ -510,8 +529,12 @@ impl Handler for Arm {
         Service::Arm
     }
 
-    fn on_route(&self, route: &Route, _request: &Request) -> bool {
-        matches!(route, Route::Arm)
+    fn on_route(&self, route: &Route, request: &Request) -> bool {
+        match route {
+            Route::Arm => true,
+            Route::ArmNextPage => request.query("$skiptoken").is_some(),
+            _ => false,
+        }
     }
 
     fn respond(&self, request: &Request, conn: &ConnInfo) -> Response {

@@ -49,6 +49,9 @@ pub struct Scenario {
     pub page_size: Option<usize>,
     /// Where list `nextLink`s point.
     pub next_link: LinkHost,
+    /// Lists never end: past its last item, a list starts again from its first, each page
+    /// with a `nextLink` of its own (a looping service).
+    pub endless_pages: bool,
     /// Where the polling URLs of long-running operations (`Azure-AsyncOperation`, `Location`)
     /// point.
     pub lro_link: LinkHost,
@@ -216,6 +219,8 @@ pub enum Route {
     AnyImds,
     /// every ARM request, on the TLS and the plain port alike
     Arm,
+    /// ARM requests for a later page of a list (those with a `$skiptoken`)
+    ArmNextPage,
     /// every request to the Arc agent (`Scenario::arc`)
     Arc,
     /// every request to the App Service identity endpoint
@@ -287,6 +292,7 @@ impl Default for Scenario {
             imds_listen: "127.0.0.1:0".into(),
             arm_listen: "127.0.0.1:0".into(),
             page_size: None,
+            endless_pages: false,
             next_link: LinkHost::Same,
             lro_link: LinkHost::Same,
             resources_per_group: 0,

@@ -239,3 +239,85 @@ fn a_groups_resources_are_generated_a_page_at_a_time() {
     assert!(tag_values.iter().any(|v| v.contains('\n')));
     assert!(items.iter().all(|i| i.get("properties").is_none()));
 }
+
+/// The first `n` pages of a list, following nextLinks (which an endless list always has).
+fn first_pages(emulator: &Emulator, auth: &str, first: &str, n: usize) -> Vec<Value> {
+    let mut pages = Vec::new();
+    let mut target = first.to_string();
+    for _ in 0..n {
+        let reply = https(
+            &emulator.arm_url(),
+            &emulator.ca_file(),
+            "GET",
+            &target,
+            &[("Authorization", auth)],
+        );
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        let page = reply.json();
+        let link = page["nextLink"].as_str().expect("a nextLink").to_string();
+        target = target_in(&link, &emulator.arm_url()).to_string();
+        pages.push(page);
+    }
+    pages
+}
+
+#[test]
+fn an_endless_list_starts_again_with_a_new_next_link_each_page() {
+    let emulator = Emulator::start(subscription_reader(Scenario {
+        extra_group_count: 4,
+        page_size: Some(3),
+        endless_pages: true,
+        ..Scenario::default()
+    }));
+    let auth = bearer(&emulator.imds_url(), ARM);
+    let pages = first_pages(&emulator, &auth, &groups_path(), 6);
+    let sizes: Vec<usize> = pages.iter().map(|p| names(p).len()).collect();
+    assert_eq!(sizes, [3, 2, 3, 2, 3, 2], "five groups, again and again");
+    assert_eq!(names(&pages[0]), names(&pages[2]));
+    let links: HashSet<&str> = pages
+        .iter()
+        .map(|p| p["nextLink"].as_str().expect("a nextLink"))
+        .collect();
+    assert!(links.len() >= 4, "laps have links of their own: {links:?}");
+}
+
+#[test]
+fn a_fault_on_later_pages_spares_the_first() {
+    use armi_emulator::{Action, Fault, Limit, Route};
+    let emulator = Emulator::start(subscription_reader(Scenario {
+        extra_group_count: 4,
+        page_size: Some(3),
+        faults: vec![Fault {
+            route: Route::ArmNextPage,
+            action: Action::Status {
+                code: 500,
+                retry_after: None,
+            },
+            limit: Limit::Always,
+        }],
+        ..Scenario::default()
+    }));
+    let auth = bearer(&emulator.imds_url(), ARM);
+    let ca = emulator.ca_file();
+    let first = https(
+        &emulator.arm_url(),
+        &ca,
+        "GET",
+        &groups_path(),
+        &[("Authorization", &auth)],
+    );
+    assert_eq!(first.status, 200);
+    let link = first.json()["nextLink"]
+        .as_str()
+        .expect("a nextLink")
+        .to_string();
+    let next = target_in(&link, &emulator.arm_url()).to_string();
+    let second = https(
+        &emulator.arm_url(),
+        &ca,
+        "GET",
+        &next,
+        &[("Authorization", &auth)],
+    );
+    assert_eq!(second.status, 500);
+}
