@@ -91,7 +91,7 @@ def list_run(launcher, armi, items, vars_file):
     """`armi resources` over a list of `items` from the emulator named in vars_file; at 50,000
     items, its CPU time against jq's on the same bytes."""
     env = list_env(vars_file)
-    runs = int(os.environ.get("BENCH_LIST_RUNS", "5"))
+    runs = int(os.environ.get("BENCH_LIST_RUNS", "7"))
     argv = [armi, "resources", "--timeout", "600"]
     output = subprocess.run(argv, env=env, capture_output=True, check=True).stdout
     count = output.count(b'"id":')
