@@ -104,7 +104,9 @@ impl Error {
         }
         let mut out = format!("armi: {}\n", redact(&self.message));
         if let Some(hint) = &self.hint {
-            out.push_str(&format!("hint: {}\n", redact(hint)));
+            for line in redact(hint).lines() {
+                out.push_str(&format!("hint: {line}\n"));
+            }
         }
         out
     }

@@ -12,7 +12,7 @@ pub mod pages;
 
 use serde_json::Value;
 
-pub use errors::failure;
+pub use errors::{api_failure, failure};
 pub use link::{Origin, Url};
 pub use names::{ResourceGroupName, SubscriptionId, check_identity_resource_id, is_guid};
 
@@ -79,10 +79,23 @@ impl<'a> Session<'a> {
         })
     }
 
+    /// The reply when it is a success, else the error of the right kind, with the hints of the
+    /// service the session is with.
+    pub fn expect_success(&self, reply: Reply, what: &str) -> Result<Reply> {
+        match self.service {
+            Service::Api(name)
+                if !(200..300).contains(&reply.status) || reply.gave_up.is_some() =>
+            {
+                Err(errors::api_failure(name, what, &reply))
+            }
+            _ => expect_success(reply, what),
+        }
+    }
+
     /// GETs a URL and returns its JSON body, or the error ARM gave.
     pub fn get_json(&self, url: &Url, what: &str) -> Result<Value> {
         let reply = self.send("GET", url, vec![], None, what)?;
-        let body = expect_success(reply, what)?;
+        let body = self.expect_success(reply, what)?;
         crate::json::parse(&body.body).map_err(|e| {
             Error::failed(format!(
                 "{what}: ARM answered {} but the body is not JSON ({e})",

@@ -92,27 +92,48 @@ impl Report {
         self.failure().map_or(0, Kind::exit_code)
     }
 
-    pub fn verdict(&self) -> String {
-        match self.first_failure() {
-            Some(step) => {
-                let short: String = step.detail.chars().take(160).collect();
-                let cut = if short.len() < step.detail.len() {
-                    "…"
-                } else {
-                    ""
-                };
+    /// One line: the first failure, or what passed and what was not checked. `short` cuts a
+    /// long failure for the report a person reads; the JSON has it whole.
+    pub fn verdict(&self, short: bool) -> String {
+        if let Some(step) = self.first_failure() {
+            let mut detail: String = step.detail.clone();
+            if short && detail.chars().count() > 160 {
+                detail = detail.chars().take(160).collect::<String>() + "…";
+            }
+            return format!(
+                "FAIL at {} (exit {}): {detail}",
+                step.name,
+                self.exit_code()
+            );
+        }
+        let skipped: Vec<&Step> = self
+            .steps
+            .iter()
+            .filter(|s| {
+                s.status == Status::Skip
+                    && s.name != "imds-reachable"
+                    && s.name != "instance-metadata"
+            })
+            .collect();
+        let warned = self.steps.iter().any(|s| s.status == Status::Warn);
+        let pass = if warned {
+            "PASS with warnings (see the WARN lines)"
+        } else {
+            "PASS"
+        };
+        match skipped.as_slice() {
+            [] => format!(
+                "{pass}: this machine can act as its managed identity and read its resource group"
+            ),
+            steps => {
+                let not: Vec<String> = steps
+                    .iter()
+                    .map(|s| format!("{} ({})", s.name, s.detail))
+                    .collect();
                 format!(
-                    "FAIL at {} (exit {}): {short}{cut}",
-                    step.name,
-                    self.exit_code()
+                    "{pass}: this machine can act as its managed identity and reach ARM; not checked: {}",
+                    not.join("; ")
                 )
-            }
-            None if self.steps.iter().any(|s| s.status == Status::Warn) => {
-                "PASS with warnings: the chain works; see the WARN lines".to_string()
-            }
-            None => {
-                "PASS: this machine can act as its managed identity and read its resource group"
-                    .to_string()
             }
         }
     }
@@ -128,10 +149,13 @@ impl Report {
                 s.millis
             ));
             if let Some(fix) = &s.fix {
-                out.push_str(&format!("      fix: {fix}\n"));
+                out.push_str(&format!(
+                    "      fix: {}\n",
+                    fix.replace('\n', "\n           ")
+                ));
             }
         }
-        out.push_str(&format!("verdict: {}\n", self.verdict()));
+        out.push_str(&format!("verdict: {}\n", self.verdict(true)));
         out
     }
 
@@ -152,7 +176,7 @@ impl Report {
             .collect();
         let mut out = Map::new();
         out.insert("steps".into(), Value::Array(steps));
-        out.insert("verdict".into(), Value::String(self.verdict()));
+        out.insert("verdict".into(), Value::String(self.verdict(false)));
         out.insert("exit_code".into(), json!(self.exit_code()));
         Value::Object(out)
     }

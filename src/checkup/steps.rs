@@ -87,23 +87,30 @@ pub(super) fn imds_reachable(c: &Checkup, http: &Http) -> Outcome {
         }
     };
     let started = Instant::now();
-    let connected = addrs
-        .iter()
-        .find_map(|a| TcpStream::connect_timeout(a, connect_budget).ok());
+    let mut last_error = None;
+    let connected = addrs.iter().find_map(|a| {
+        TcpStream::connect_timeout(a, connect_budget)
+            .map_err(|e| last_error = Some(e))
+            .ok()
+    });
     let connect_ms = started.elapsed().as_millis();
     if connected.is_none() {
-        return fail(
-            format!(
-                "no TCP connection to {address} within {} ms",
-                connect_budget.as_millis()
-            ),
-            Some(
-                "this is not an Azure VM, or a firewall/route blocks 169.254.169.254 (in a container: use the host network); \
-                 --imds-endpoint names another address"
-                    .into(),
-            ),
-            Kind::Unreachable,
+        let why = match last_error {
+            Some(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                format!(
+                    "no TCP connection to {address} within {} ms",
+                    connect_budget.as_millis()
+                )
+            }
+            Some(e) => format!("cannot connect to {address}: {e} ({connect_ms} ms)"),
+            None => format!("no address to connect to for {address}"),
+        };
+        let fix = format!(
+            "this is not an Azure VM, or a firewall or route blocks {} (in a container: use the \
+             host network); --imds-endpoint or ARMI_IMDS_ENDPOINT names another address",
+            endpoint.host
         );
+        return fail(why, Some(fix), Kind::Unreachable);
     }
     drop(connected);
     let reply = http.send(&Request {
@@ -138,19 +145,24 @@ pub(super) fn imds_reachable(c: &Checkup, http: &Http) -> Outcome {
             "TCP connect {connect_ms} ms; IMDS answered 400 to a request without Metadata: true, as only IMDS does"
         ));
     }
-    let fix = if reply.status == 403 && body.contains("unreachable") {
-        "a network proxy answered for IMDS (Docker Desktop does this): IMDS is only reachable from an Azure VM".to_string()
-    } else {
-        "something other than IMDS answers at the metadata address (a proxy, a firewall page): \
-         route 169.254.169.254 directly; armi itself never sends IMDS requests through a proxy"
-            .to_string()
-    };
+    // IMDS itself, busy: it documents 410 while it updates (up to 70 s), and throttles with 429.
+    if server.starts_with("IMDS") && matches!(reply.status, 410 | 429 | 500..=599) {
+        return warn(
+            format!(
+                "TCP connect {connect_ms} ms; IMDS answered {} (busy or updating) for the step's whole budget",
+                reply.status
+            ),
+            "IMDS documents 410 for up to 70 s while it updates: run again in a minute (the commands \
+             themselves retry it within --timeout)"
+                .into(),
+        );
+    }
     fail(
         format!(
             "something that is not IMDS answered: {} (Server: '{server}')",
             reply.status
         ),
-        Some(fix),
+        Some(imds::PROXY_HINT.to_string()),
         Kind::Unreachable,
     )
 }

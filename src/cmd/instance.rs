@@ -30,6 +30,14 @@ struct Instance;
 
 impl Job for Instance {
     fn run(&self, ctx: &Ctx) -> Result<()> {
+        if !ctx.source.has_instance_metadata() {
+            return Err(crate::error::Error::usage(format!(
+                "{} has no instance metadata (only VMs do): the environment names it ({})",
+                ctx.source.host.name(),
+                ctx.source.why
+            ))
+            .with_hint("on a VM, unset the identity host's variables or pass --source imds"));
+        }
         let doc = imds::instance(ctx.http, &ctx.settings.imds_endpoint)?;
         ctx.print_data(doc)
     }

@@ -32,6 +32,7 @@ use crate::output::{self, Format, ListPrinter, Query};
 use crate::scope;
 use crate::sources::imds::{self, Vm};
 use crate::sources::{self, Source};
+use crate::text;
 use crate::token::Token;
 
 /// A command's table row.
@@ -57,6 +58,8 @@ pub trait Job {
 
 /// What every command runs with.
 pub struct Ctx<'a> {
+    /// This VM, once instance metadata was read: hints name its group and name.
+    vm: std::cell::OnceCell<Vm>,
     pub settings: &'a Settings,
     /// What `-o` chose, checked against the command's outputs.
     pub output: Output,
@@ -92,6 +95,7 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>, env: &Env) -> Re
             let deadline = Deadline::from(settings.started, settings.timeout);
             let http = Http::new(deadline, settings.verbose, settings.remote.clone());
             let ctx = Ctx {
+                vm: std::cell::OnceCell::new(),
                 settings: &settings,
                 output,
                 env,
@@ -117,6 +121,9 @@ impl Ctx<'_> {
             };
         let (cloud, why) = scope::cloud(self.settings.cloud, vm.as_ref())?;
         self.http.trace(&why);
+        if let Some(vm) = &vm {
+            let _ = self.vm.set(vm.clone());
+        }
         Ok((vm, cloud))
     }
 
@@ -129,6 +136,23 @@ impl Ctx<'_> {
     pub fn token_for(&self, resource: &str, cloud: &Cloud) -> Result<Token> {
         self.source
             .token(self.http, resource, &self.settings.identity, cloud)
+            .map_err(|e| self.name_the_vm(e))
+    }
+
+    /// Fills in this VM's group and name where a hint has placeholders for them.
+    fn name_the_vm(&self, mut e: Error) -> Error {
+        let (Some(vm), Some(hint)) = (self.vm.get(), e.hint.as_mut()) else {
+            return e;
+        };
+        if !vm.resource_group.is_empty() && !vm.name.is_empty() {
+            let named = format!(
+                "-g {} -n {}",
+                text::shell_quote(&vm.resource_group),
+                text::shell_quote(&vm.name)
+            );
+            *hint = hint.replace("-g GROUP -n VM", &named);
+        }
+        e
     }
 
     /// A session with ARM at `endpoint` for `token`.

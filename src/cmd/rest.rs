@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::{Command, Ctx, Job, target::with_api_version};
-use crate::arm::{self, Origin, Session, lro};
+use crate::arm::{Origin, Session, lro};
 use crate::cli::{Args, Outputs, flags};
 use crate::error::{Error, Result};
 use crate::files::{self, Links};
@@ -137,7 +137,13 @@ fn parse(args: &mut Args) -> Result<Box<dyn Job>> {
         body,
         headers,
         wait,
-        resource: args.value(&flags::RESOURCE).map(str::to_string),
+        resource: match args.value(&flags::RESOURCE) {
+            Some(audience) => {
+                crate::token::check_audience(audience, "--resource")?;
+                Some(audience.to_string())
+            }
+            None => None,
+        },
     }))
 }
 
@@ -238,19 +244,18 @@ impl Job for Rest {
             .map(|(k, v)| (k.as_str(), v.clone()))
             .collect();
         let reply = session.send(method, &url, headers, self.body.clone(), &what)?;
-        let reply = arm::expect_success(reply, &what)?;
+        let reply = session.expect_success(reply, &what)?;
         if self.wait {
             return match lro::wait(&session, method, &url, reply, &what)? {
                 Some(doc) => ctx.print_data(doc),
                 None => Ok(()),
             };
         }
-        if matches!(reply.status, 201 | 202)
-            && reply
-                .header("azure-asyncoperation")
-                .or(reply.header("location"))
-                .is_some()
-        {
+        // 201/202 with a link to poll, or (as Compute answers a VM PATCH) 200 with
+        // Azure-AsyncOperation: the write goes on after this answer.
+        let polls = reply.header("azure-asyncoperation").is_some()
+            || (matches!(reply.status, 201 | 202) && reply.header("location").is_some());
+        if polls {
             crate::error::say(&format!(
                 "armi: {what}: accepted ({}); the operation goes on in Azure (--wait waits for it)",
                 reply.status

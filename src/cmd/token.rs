@@ -6,6 +6,7 @@ use crate::cli::{Args, Output, Outputs, flags};
 use crate::cloud::Cloud;
 use crate::error::Result;
 use crate::output;
+use crate::text::shell_quote;
 use crate::token::Token;
 
 pub static COMMAND: Command = Command {
@@ -58,9 +59,11 @@ struct TokenJob {
 }
 
 fn parse(args: &mut Args) -> Result<Box<dyn Job>> {
-    Ok(Box::new(TokenJob {
-        resource: args.optional(),
-    }))
+    let resource = args.optional();
+    if let Some(resource) = &resource {
+        crate::token::check_audience(resource, "RESOURCE")?;
+    }
+    Ok(Box::new(TokenJob { resource }))
 }
 
 impl Job for TokenJob {
@@ -92,10 +95,12 @@ impl Job for TokenJob {
     }
 }
 
+/// Lines for `eval`: every value quoted for the shell, whatever it holds (the token's characters
+/// are checked when it is parsed, and quoted here all the same).
 fn env_lines(token: &Token) -> String {
     format!(
-        "export AZURE_ACCESS_TOKEN='{}'\nexport AZURE_ACCESS_TOKEN_EXPIRES_ON={}\n",
-        token.access_token.expose(),
-        token.expires_on
+        "export AZURE_ACCESS_TOKEN={}\nexport AZURE_ACCESS_TOKEN_EXPIRES_ON={}\n",
+        shell_quote(token.access_token.expose()),
+        shell_quote(&token.expires_on.to_string())
     )
 }

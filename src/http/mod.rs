@@ -70,7 +70,7 @@ pub struct Http {
     remote: Remote,
     roots: OnceCell<Option<Arc<Vec<Certificate<'static>>>>>,
     /// The agents built so far, by the origin (or kind) they serve.
-    agents: RefCell<Vec<(String, Agent)>>,
+    agents: RefCell<Vec<(String, Route)>>,
     resolve: resolve::Resolve,
     progress_shown: Cell<bool>,
 }
@@ -127,38 +127,43 @@ impl Http {
     /// The agent for a request, built on first use: the identity agent for hosts on this
     /// machine, the pinned agent for Service Fabric, and one agent per remote host (its proxy
     /// depends on the host).
-    fn agent(&self, req: &Request) -> Result<Agent> {
+    fn agent(&self, req: &Request) -> Result<Route> {
         let key = match req.service {
             Service::Imds | Service::Local(_) => "local".to_string(),
             Service::Pinned(..) => "pinned".to_string(),
             _ => origin_of(&req.url).to_ascii_lowercase(),
         };
-        if let Some((_, agent)) = self.agents.borrow().iter().find(|(k, _)| *k == key) {
-            return Ok(agent.clone());
+        if let Some((_, route)) = self.agents.borrow().iter().find(|(k, _)| *k == key) {
+            return Ok(route.clone());
         }
-        let agent = match req.service {
-            Service::Imds | Service::Local(_) => local_config().build().new_agent_with(self),
-            Service::Pinned(_, pin) => {
-                tls::pinned_agent(local_config().build(), pin.clone(), self.resolve.clone())
+        let direct = |agent| Route { agent, via: None };
+        let route = match req.service {
+            Service::Imds | Service::Local(_) => {
+                direct(local_config().build().new_agent_with(self))
             }
+            Service::Pinned(_, pin) => direct(tls::pinned_agent(
+                local_config().build(),
+                pin.clone(),
+                self.resolve.clone(),
+            )),
             _ => self.remote_agent(&req.url)?,
         };
-        self.agents.borrow_mut().push((key, agent.clone()));
-        Ok(agent)
+        self.agents.borrow_mut().push((key, route.clone()));
+        Ok(route)
     }
 
-    fn remote_agent(&self, url: &str) -> Result<Agent> {
+    fn remote_agent(&self, url: &str) -> Result<Route> {
         let endpoint = Endpoint::parse(origin_of(url))
             .map_err(|e| Error::failed(format!("'{}' {e}", crate::text::clean(url))))?;
         let roots = match self.roots()? {
             Some(certs) => RootCerts::Specific(certs),
             None => RootCerts::WebPki,
         };
-        let proxy = match self
+        let via = self
             .remote
             .proxies
-            .for_host(&endpoint.host, endpoint.https)?
-        {
+            .for_host(&endpoint.host, endpoint.https)?;
+        let proxy = match &via {
             Some(proxy) => {
                 self.trace(&format!(
                     "{} via proxy {} (from {})",
@@ -187,7 +192,10 @@ impl Http {
             .user_agent(USER_AGENT)
             .accept("application/json")
             .build();
-        Ok(config.new_agent_with(self))
+        Ok(Route {
+            agent: config.new_agent_with(self),
+            via,
+        })
     }
 
     /// Sends a request, retrying what the service's rules allow until the deadline. Retryable
@@ -195,12 +203,12 @@ impl Http {
     /// service module can report the service's own error text.
     pub fn send(&self, req: &Request) -> Result<Reply> {
         let first = Instant::now();
-        let agent = self.agent(req)?;
+        let route = self.agent(req)?;
         for attempt in 1u32.. {
             let Some(remaining) = self.deadline.remaining() else {
                 return Err(self.deadline_passed(req, attempt - 1));
             };
-            let (said, reason, last) = match self.attempt(&agent, req, remaining) {
+            let (said, reason, last) = match self.attempt(&route, req, remaining) {
                 Ok(reply) if !req.service.retries(req.method, reply.status) => return Ok(reply),
                 Ok(reply) => (
                     Said::Transient {
@@ -289,7 +297,7 @@ impl Http {
 
     fn attempt(
         &self,
-        agent: &Agent,
+        route: &Route,
         req: &Request,
         remaining: Duration,
     ) -> std::result::Result<Reply, Failure> {
@@ -299,7 +307,7 @@ impl Http {
             (ARM_BODY_CAP, remaining)
         };
         let started = Instant::now();
-        let result = exchange(agent, req, cap, timeout);
+        let result = exchange(&route.agent, route.via.as_ref(), req, cap, timeout);
         let ms = started.elapsed().as_millis();
         match &result {
             Ok(r) => self.trace(&format!(
@@ -318,6 +326,13 @@ impl Http {
         }
         result
     }
+}
+
+/// An agent, and the proxy it goes through (for messages that name it).
+#[derive(Clone)]
+struct Route {
+    agent: Agent,
+    via: Option<proxy::Proxy>,
 }
 
 /// Builds an agent from a configuration with armi's resolver and ureq's usual transport chain.

@@ -255,12 +255,27 @@ impl Source {
             self.host.name(),
             self.why
         ));
-        self.config.token(&Ask {
+        let asked_at = token::now();
+        let token = self.config.token(&Ask {
             http,
             resource,
             identity,
             cloud,
-        })
+        })?;
+        let what = what(self.host, resource, identity);
+        let token = token.fresh(asked_at).map_err(|e| Error {
+            message: format!("{what}: {}", e.message),
+            ..e
+        })?;
+        let same = |echoed: &str| echoed.trim_end_matches('/') == resource.trim_end_matches('/');
+        if let Some(echoed) = token.resource.as_deref().filter(|r| !same(r)) {
+            http.trace(&format!(
+                "{} answered for resource '{}', not the '{resource}' asked for",
+                self.host.name(),
+                crate::text::clean(echoed)
+            ));
+        }
+        Ok(token)
     }
 }
 

@@ -40,7 +40,7 @@ impl Workload {
             client_id: vars.need("AZURE_CLIENT_ID")?,
             tenant_id: tenant(&vars.need("AZURE_TENANT_ID")?)?,
             authority: match vars.env.get("AZURE_AUTHORITY_HOST") {
-                Some(_) => Some(vars.url("AZURE_AUTHORITY_HOST", None)?),
+                Some(_) => Some(authority(vars.url("AZURE_AUTHORITY_HOST", None)?)?),
                 None => None,
             },
         })
@@ -58,8 +58,32 @@ impl Workload {
                     ),
                 )
             })?;
-        Ok(Secret::new(String::from_utf8_lossy(&bytes).trim()))
+        let assertion = String::from_utf8_lossy(&bytes).trim().to_string();
+        if assertion.is_empty() {
+            return Err(Error::new(
+                Kind::NoIdentity,
+                format!(
+                    "workload identity: AZURE_FEDERATED_TOKEN_FILE '{}' is empty; nothing was sent",
+                    echo(&self.token_file.to_string_lossy())
+                ),
+            )
+            .with_hint("the service account token is not projected (yet): check the pod's azure.workload.identity/use label and its service account"));
+        }
+        Ok(Secret::new(assertion))
     }
+}
+
+/// Entra ID gets the federated assertion and hands out a token: https, or plain http only to this
+/// machine (an emulator).
+fn authority(url: Url) -> Result<Url> {
+    if url.https || crate::http::endpoint::is_loopback_host(&url.host) {
+        return Ok(url);
+    }
+    Err(Error::usage(format!(
+        "AZURE_AUTHORITY_HOST: '{}' is plain http on a host that is not this machine; the \
+         federated token and the new token would travel in clear text, so it must be https",
+        echo(&url.to_url())
+    )))
 }
 
 /// A tenant id goes into a URL path: a GUID or a domain name, nothing else.
@@ -121,7 +145,13 @@ impl IdentityHost for Workload {
             bearer: None,
             body: Some(body.into_bytes()),
         };
-        fetch(ask, Host::Workload, request, &meaning)
+        // Entra's v2 answer names neither the audience nor the identity: armi knows both.
+        let mut token = fetch(ask, Host::Workload, request, &meaning)?;
+        token
+            .resource
+            .get_or_insert_with(|| ask.resource.to_string());
+        token.client_id.get_or_insert(client_id);
+        Ok(token)
     }
 }
 

@@ -272,3 +272,78 @@ fn whoami_rejects_a_token_for_another_identity() {
         .expect_code(4)
         .expect_stderr("not for the object id");
 }
+
+#[test]
+fn doctor_says_what_it_did_not_check_on_a_host_without_instance_metadata() {
+    let emu = Emulator::start(Scenario {
+        app_service: true,
+        ..Scenario::default()
+    });
+    let run = run_with(
+        &emu,
+        &["doctor"],
+        &[
+            ("IDENTITY_ENDPOINT", &emu.app_service_url()),
+            ("IDENTITY_HEADER", &emu.app_service_secret()),
+        ],
+    );
+    run.expect_code(0);
+    let verdict = verdict(&run);
+    assert!(verdict.contains("not checked: group-read"), "{verdict}");
+    assert!(!verdict.contains("read its resource group"), "{verdict}");
+}
+
+#[test]
+fn doctor_names_a_refused_connection_and_the_address_it_tried() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let run = run_env(
+        &["doctor"],
+        &[
+            ("ARMI_IMDS_ENDPOINT", &format!("http://127.0.0.1:{port}")),
+            ("ARMI_ARM_ENDPOINT", "https://127.0.0.1:9"),
+        ],
+    );
+    run.expect_code(3);
+    let step = line(&run, "imds-reachable");
+    assert!(step.contains("cannot connect to 127.0.0.1:"), "{step}");
+    assert!(step.contains("refused"), "{step}");
+    assert!(!step.contains("within"), "{step}");
+    assert!(run.stdout.contains("blocks 127.0.0.1"), "{}", run.stdout);
+}
+
+#[test]
+fn doctor_calls_imds_updating_transient_not_a_stranger() {
+    let emu = Emulator::start(with_fault(
+        Route::AnyImds,
+        status(410),
+        Limit::For(Duration::from_secs(60)),
+    ));
+    let run = doctor(&emu, &[]);
+    assert!(
+        line(&run, "imds-reachable").starts_with("WARN"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("not IMDS"), "{}", run.stdout);
+    assert_ne!(run.code, 3, "{}", run.stdout);
+}
+
+#[test]
+fn doctor_json_keeps_the_whole_failure_in_the_verdict() {
+    let emu = Emulator::start(Scenario {
+        grants: vec![],
+        ..Scenario::default()
+    });
+    let run = doctor(&emu, &["-o", "json"]);
+    run.expect_code(5);
+    let verdict = run.json()["verdict"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(!verdict.ends_with('…'), "{verdict}");
+    assert!(verdict.len() > 200, "{verdict}");
+}

@@ -5,6 +5,7 @@ mod clouds;
 mod common;
 mod doctor;
 mod group;
+mod hostile;
 mod lists;
 mod rest;
 mod retries;

@@ -112,7 +112,7 @@ fn http_proxy_alone_does_not_apply_to_https_arm() {
 fn a_proxy_answering_for_imds_is_called_out() {
     let emu = Emulator::start(with_fault(Route::AnyImds, Action::ProxyPage, Limit::Always));
     run(&emu, &["instance"])
-        .expect_code(1)
+        .expect_code(3)
         .expect_stderr("did not come from IMDS")
         .expect_stderr("squid/5.7");
 }

@@ -201,9 +201,13 @@ fn app_service_without_subscription_says_to_pass_it() {
         app_service: true,
         ..Scenario::default()
     });
-    run_in(&emu, &app_service_env(&emu), &["group"])
-        .expect_code(2)
-        .expect_stderr("-s is needed");
+    run_in(
+        &emu,
+        &app_service_env(&emu),
+        &["group", "-g", "rg-armi-demo"],
+    )
+    .expect_code(2)
+    .expect_stderr("-s is needed");
     assert_eq!(emu.requests().len(), 0);
 }
 
@@ -557,4 +561,74 @@ fn nothing_listening_on_an_identity_host_is_exit_3() {
         ],
     );
     run.expect_code(3).expect_stderr("--source");
+}
+
+#[test]
+fn workload_identity_json_names_the_resource_and_the_client() {
+    let emu = Emulator::start(Scenario {
+        workload: true,
+        ..Scenario::default()
+    });
+    let run = run_in(
+        &emu,
+        &workload_env(&emu, false),
+        &["token", VAULT, "-o", "json"],
+    );
+    run.expect_code(0);
+    let doc = run.json();
+    assert_eq!(doc["resource"], VAULT);
+    assert_eq!(doc["client_id"], emu.workload_client_id().as_str());
+}
+
+#[test]
+fn an_empty_federated_token_file_is_refused_without_asking_entra() {
+    let emu = Emulator::start(Scenario {
+        workload: true,
+        ..Scenario::default()
+    });
+    let mut env = workload_env(&emu, false);
+    let empty = std::env::temp_dir().join(format!("armi-empty-token-{}", std::process::id()));
+    std::fs::write(&empty, "\n").expect("an empty file");
+    env.retain(|(k, _)| *k != "AZURE_FEDERATED_TOKEN_FILE");
+    env.push((
+        "AZURE_FEDERATED_TOKEN_FILE",
+        empty.to_string_lossy().into_owned(),
+    ));
+    let run = run_in(&emu, &env, &["token", VAULT]);
+    run.expect_code(4)
+        .expect_stderr("is empty; nothing was sent");
+    assert_eq!(
+        requests_to(&emu, |s| matches!(s, Service::Authority)).len(),
+        0
+    );
+    std::fs::remove_file(&empty).ok();
+}
+
+#[test]
+fn a_host_without_instance_metadata_names_both_missing_flags_at_once() {
+    let emu = Emulator::start(Scenario {
+        app_service: true,
+        ..Scenario::default()
+    });
+    let run = run_in(&emu, &app_service_env(&emu), &["group"]);
+    run.expect_code(2)
+        .expect_stderr("-s and -g are needed: App Service has no instance metadata");
+    assert_eq!(emu.requests().len(), 0);
+}
+
+#[test]
+fn instance_on_a_host_without_imds_says_so_at_once() {
+    let emu = Emulator::start(Scenario {
+        app_service: true,
+        ..Scenario::default()
+    });
+    let run = run_in(&emu, &app_service_env(&emu), &["instance"]);
+    run.expect_code(2)
+        .expect_stderr("App Service has no instance metadata (only VMs do)");
+    assert!(
+        run.elapsed < std::time::Duration::from_secs(2),
+        "{:?}",
+        run.elapsed
+    );
+    assert_eq!(emu.requests().len(), 0);
 }

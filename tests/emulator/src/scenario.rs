@@ -248,6 +248,11 @@ pub enum Action {
     Redirect { to: String },
     /// The connection reset right after the request was read, without a response.
     Reset,
+    /// This status and body with the service's own headers (IMDS's `Server`, ARM's request
+    /// ids): a hostile or broken answer in the service's name.
+    Body { status: u16, body: String },
+    /// These bytes on the wire instead of a response, then the connection closed: broken HTTP.
+    Raw { bytes: Vec<u8> },
 }
 
 #[derive(Clone, Debug)]
