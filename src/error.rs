@@ -61,6 +61,8 @@ impl Kind {
 pub struct Error {
     pub kind: Kind,
     pub message: String,
+    /// The service's request ids and the time, when a service answered: what support asks for.
+    pub ids: Option<String>,
     pub hint: Option<String>,
 }
 
@@ -71,6 +73,7 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            ids: None,
             hint: None,
         }
     }
@@ -103,6 +106,9 @@ impl Error {
             return String::new();
         }
         let mut out = format!("armi: {}\n", redact(&self.message));
+        if let Some(ids) = &self.ids {
+            out.push_str(&format!("ids: {}\n", redact(ids)));
+        }
         if let Some(hint) = &self.hint {
             for line in redact(hint).lines() {
                 out.push_str(&format!("hint: {line}\n"));

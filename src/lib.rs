@@ -24,4 +24,5 @@ pub mod scope;
 pub mod secret;
 pub mod sources;
 pub mod text;
+pub mod time;
 pub mod token;

@@ -20,8 +20,11 @@ pub fn assert_one_error(error: &Error) {
         "report is not one error line and a few hint lines: {report:?}"
     );
     assert!(lines[0].starts_with("armi: "), "{report:?}");
-    for hint in &lines[1..] {
-        assert!(hint.starts_with("hint: "), "{report:?}");
+    for more in &lines[1..] {
+        assert!(
+            more.starts_with("hint: ") || more.starts_with("ids: "),
+            "{report:?}"
+        );
     }
     for line in lines {
         assert_one_line(line);

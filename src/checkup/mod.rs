@@ -19,7 +19,8 @@ use crate::identity::Identity;
 use crate::scope;
 use crate::sources::{Host, Source};
 use steps::{
-    arm_reachable, environment, group_read, identity, imds_reachable, instance, token_claims,
+    arm_reachable, environment, group_read, identity, imds_reachable, imds_v2, instance,
+    token_claims,
 };
 
 /// The whole doctor run fits in this unless `--timeout` gives more.
@@ -206,9 +207,10 @@ pub fn run(c: &Checkup) -> Report {
     };
     let mut vm = None;
     if on_vm && reachable {
-        let (step, found) = timed_with("instance-metadata", || instance(c, &step(0.15)));
-        steps.push(step);
+        let (found_step, found) = timed_with("instance-metadata", || instance(c, &step(0.15)));
+        steps.push(found_step);
         vm = found;
+        steps.push(timed("imds-v2", || imds_v2(c, &step(0.05))));
     } else if on_vm {
         steps.push(skip("instance-metadata", "IMDS is not reachable"));
     } else {

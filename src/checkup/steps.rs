@@ -171,20 +171,58 @@ pub(super) fn instance(c: &Checkup, http: &Http) -> (Outcome, Option<Vm>) {
     match imds::instance(http, c.imds_endpoint) {
         Ok(doc) => {
             let vm = Vm::from_instance(&doc);
+            let named = |value: &str, none: &str| {
+                if value.is_empty() {
+                    none.to_string()
+                } else {
+                    clean(value)
+                }
+            };
             let detail = format!(
-                "VM '{}' in group '{}', subscription {}, cloud {}",
+                "VM '{}' in group '{}', subscription {}, cloud {}, security type {}",
                 clean(&vm.name),
                 clean(&vm.resource_group),
                 clean(&vm.subscription_id),
-                if vm.az_environment.is_empty() {
-                    "(none named)".to_string()
-                } else {
-                    clean(&vm.az_environment)
-                }
+                named(&vm.az_environment, "(none named)"),
+                named(&vm.security_type, "standard"),
             );
             (pass(detail), Some(vm))
         }
         Err(e) => (failed(&e), None),
+    }
+}
+
+/// Whether IMDS offers its second generation (certificate-bound tokens): MSAL .NET's
+/// `ImdsV2ManagedIdentitySource` asks `getplatformmetadata` without `Metadata: true` and takes
+/// the 400 for the missing header to mean it is there. Never a failure: armi uses IMDS v1's
+/// bearer tokens, as every SDK still does.
+pub(super) fn imds_v2(c: &Checkup, http: &Http) -> Outcome {
+    // Not Service::Imds, whose 404 rule would retry the "no" answer until the step's end.
+    let reply = http.send(&Request {
+        service: Service::Local("IMDS"),
+        method: "GET",
+        url: c.imds_endpoint.url(
+            "/metadata/identity/getplatformmetadata",
+            "cred-api-version=2.0",
+        ),
+        what: "ask IMDS whether it offers v2".into(),
+        headers: vec![],
+        bearer: None,
+        body: None,
+    });
+    let v1 = "armi uses IMDS v1 bearer tokens, as every SDK still does";
+    match reply {
+        Ok(r) if r.status == 400 => pass(format!(
+            "IMDS offers v2 (certificate-bound tokens; preview, Windows VMs only); {v1}"
+        )),
+        Ok(r) => pass(format!(
+            "IMDS does not offer v2 (it answered {}); {v1}",
+            r.status
+        )),
+        Err(e) => pass(format!(
+            "could not tell whether IMDS offers v2 ({}); {v1}",
+            e.message
+        )),
     }
 }
 

@@ -23,6 +23,7 @@ pub(super) fn exchange(
     for (k, v) in &req.headers {
         builder = builder.header(*k, v);
     }
+    builder = builder.header("x-ms-client-request-id", super::client_request_id());
     if let Some(token) = req.bearer {
         builder = builder.header("Authorization", format!("Bearer {token}"));
     }

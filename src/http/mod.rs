@@ -53,6 +53,29 @@ const PROGRESS_AFTER: Duration = Duration::from_secs(2);
 
 const USER_AGENT: &str = concat!("armi/", env!("CARGO_PKG_VERSION"));
 
+/// One GUID for the whole run, sent as `x-ms-client-request-id` on every request, so that one
+/// run is one id in the services' logs.
+pub fn client_request_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        use ring::rand::SecureRandom;
+        let mut b = [0u8; 16];
+        // A failing system random source leaves zeros: the id is for logs, not for security.
+        let _ = ring::rand::SystemRandom::new().fill(&mut b);
+        b[6] = (b[6] & 0x0f) | 0x40; // version 4
+        b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
+        let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        format!(
+            "{}-{}-{}-{}-{}",
+            &hex[0..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..32]
+        )
+    })
+}
+
 /// How hosts armi sends a token to over the network are reached: the trusted roots and the
 /// proxy variables. Both are read when first needed, so that a command that never leaves this
 /// machine is not refused for a setting it does not use.
@@ -131,6 +154,7 @@ impl Http {
         let key = match req.service {
             Service::Imds | Service::Local(_) => "local".to_string(),
             Service::Pinned(..) => "pinned".to_string(),
+            Service::TokenProxy(tls) => tls.key(),
             _ => origin_of(&req.url).to_ascii_lowercase(),
         };
         if let Some((_, route)) = self.agents.borrow().iter().find(|(k, _)| *k == key) {
@@ -146,6 +170,12 @@ impl Http {
                 pin.clone(),
                 self.resolve.clone(),
             )),
+            // In the cluster, reached directly: the proxy variables are for the way out.
+            Service::TokenProxy(tls) => direct(tls::proxy_agent(
+                remote_config(),
+                tls,
+                self.resolve.clone(),
+            )?),
             _ => self.remote_agent(&req.url)?,
         };
         self.agents.borrow_mut().push((key, route.clone()));
@@ -311,11 +341,14 @@ impl Http {
         let ms = started.elapsed().as_millis();
         match &result {
             Ok(r) => self.trace(&format!(
-                "{} {} -> {} ({ms} ms, {} bytes)",
+                "{} {} -> {} ({ms} ms, {} bytes{})",
                 req.method,
                 req.url,
                 r.status,
-                r.body.len()
+                r.body.len(),
+                r.service_ids()
+                    .map(|ids| format!("; {ids}"))
+                    .unwrap_or_default()
             )),
             Err(e) => self.trace(&format!(
                 "{} {} -> {} ({ms} ms)",
@@ -344,6 +377,19 @@ impl NewAgent for ureq::config::Config {
     fn new_agent_with(self, http: &Http) -> Agent {
         Agent::with_parts(self, DefaultConnector::default(), http.resolve.clone())
     }
+}
+
+/// How the AKS token proxy is reached: like a remote host, without a proxy.
+fn remote_config() -> ureq::config::Config {
+    Agent::config_builder()
+        .proxy(None)
+        .https_only(true)
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .timeout_connect(Some(ARM_CONNECT_TIMEOUT))
+        .user_agent(USER_AGENT)
+        .accept("application/json")
+        .build()
 }
 
 /// How an identity host on this machine (IMDS, Arc, App Service, Service Fabric...) is

@@ -17,8 +17,9 @@ use crate::token::Token;
 
 /// The token api-version every SDK uses.
 pub const TOKEN_API_VERSION: &str = "2018-02-01";
-/// The first instance api-version with both `azEnvironment` and `resourceId` (and `userData`).
-pub const INSTANCE_API_VERSION: &str = "2021-02-01";
+/// An instance api-version with `azEnvironment`, `resourceId` and
+/// `securityProfile.securityType` (which came last, in 2021-12-13).
+pub const INSTANCE_API_VERSION: &str = "2021-12-13";
 /// IMDS's own address, used when nothing overrides it.
 pub const DEFAULT_ENDPOINT: &str = "http://169.254.169.254";
 
@@ -57,6 +58,8 @@ pub struct Vm {
     pub location: String,
     pub resource_id: String,
     pub az_environment: String,
+    /// `securityProfile.securityType`: `TrustedLaunch`, `ConfidentialVM`, or "" for a standard VM.
+    pub security_type: String,
 }
 
 impl Vm {
@@ -78,6 +81,7 @@ impl Vm {
             location: field("location"),
             resource_id: field("resourceId"),
             az_environment: field("azEnvironment"),
+            security_type: field("securityProfile/securityType"),
         }
     }
 }

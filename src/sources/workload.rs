@@ -1,9 +1,11 @@
 //! AKS workload identity: the projected service-account token in `AZURE_FEDERATED_TOKEN_FILE`
 //! (read afresh each time, because it rotates) is exchanged at Entra ID for an access token of
-//! the identity in `AZURE_CLIENT_ID`, in the tenant `AZURE_TENANT_ID` (protocol.md § 5.7).
+//! the identity in `AZURE_CLIENT_ID`, in the tenant `AZURE_TENANT_ID` (protocol.md § 5.7);
+//! with AKS identity binding, through the cluster's token proxy ([`super::token_proxy`]).
 
 use std::path::PathBuf;
 
+use super::token_proxy::TokenProxy;
 use super::{Ask, Host, IdentityHost, Vars, fetch};
 use crate::answer::Answer;
 use crate::arm::Url;
@@ -31,6 +33,7 @@ pub struct Workload {
     client_id: String,
     tenant_id: String,
     authority: Option<Url>,
+    proxy: Option<TokenProxy>,
 }
 
 impl Workload {
@@ -43,6 +46,7 @@ impl Workload {
                 Some(_) => Some(authority(vars.url("AZURE_AUTHORITY_HOST", None)?)?),
                 None => None,
             },
+            proxy: TokenProxy::from_env(vars)?,
         })
     }
 
@@ -131,13 +135,20 @@ impl IdentityHost for Workload {
             .map(|(k, v)| format!("{k}={}", percent_encode(v)))
             .collect::<Vec<_>>()
             .join("&");
-        let url = format!(
-            "{}/{}/oauth2/v2.0/token",
-            authority.to_url().trim_end_matches('/'),
-            percent_encode(&self.tenant_id)
-        );
+        let path = format!("/{}/oauth2/v2.0/token", percent_encode(&self.tenant_id));
+        let proxy_tls = match &self.proxy {
+            Some(proxy) => Some(proxy.tls(ask.http)?),
+            None => None,
+        };
+        let (service, url) = match (&self.proxy, &proxy_tls) {
+            (Some(proxy), Some(tls)) => (Service::TokenProxy(tls), proxy.url(&path)),
+            _ => (
+                Service::Entra,
+                format!("{}{path}", authority.to_url().trim_end_matches('/')),
+            ),
+        };
         let request = Request {
-            service: Service::Entra,
+            service,
             method: "POST",
             url,
             what: super::what(Host::Workload, ask.resource, ask.identity),

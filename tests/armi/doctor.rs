@@ -41,6 +41,7 @@ fn doctor_passes_every_step_on_a_healthy_vm() {
         "environment",
         "imds-reachable",
         "instance-metadata",
+        "imds-v2",
         "identity",
         "token",
         "arm-reachable",
@@ -199,10 +200,11 @@ fn doctor_reports_as_json() {
     let report = run.json();
     assert_eq!(report["exit_code"], 5);
     let steps = report["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 7);
-    assert_eq!(steps[6]["step"], "group-read");
-    assert_eq!(steps[6]["status"], "FAIL");
-    assert!(steps[6]["fix"].as_str().unwrap().contains("Reader"));
+    assert_eq!(steps.len(), 8);
+    let last = &steps[7];
+    assert_eq!(last["step"], "group-read");
+    assert_eq!(last["status"], "FAIL");
+    assert!(last["fix"].as_str().unwrap().contains("Reader"));
 }
 
 #[test]
@@ -346,4 +348,25 @@ fn doctor_json_keeps_the_whole_failure_in_the_verdict() {
         .to_string();
     assert!(!verdict.ends_with('…'), "{verdict}");
     assert!(verdict.len() > 200, "{verdict}");
+}
+
+#[test]
+fn doctor_says_whether_imds_offers_v2_and_the_security_type_without_failing() {
+    for (v2, says) in [(true, "IMDS offers v2"), (false, "IMDS does not offer v2")] {
+        let emu = Emulator::start(Scenario {
+            imds_v2: v2,
+            ..Scenario::default()
+        });
+        let run = doctor(&emu, &[]);
+        run.expect_code(0);
+        let step = line(&run, "imds-v2");
+        assert!(step.starts_with("PASS"), "{step}");
+        assert!(step.contains(says), "{step}");
+        assert!(step.contains("armi uses IMDS v1 bearer tokens"), "{step}");
+        assert!(
+            line(&run, "instance-metadata").contains("security type TrustedLaunch"),
+            "{}",
+            run.stdout
+        );
+    }
 }

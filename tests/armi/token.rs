@@ -262,7 +262,7 @@ fn instance_prints_imds_metadata_as_imds_sends_it() {
     assert_eq!(doc["compute"]["azEnvironment"], "AZUREPUBLICCLOUD");
     let r = &emu.requests()[0];
     assert_eq!(r.path(), "/metadata/instance");
-    assert_eq!(r.query("api-version").as_deref(), Some("2021-02-01"));
+    assert_eq!(r.query("api-version").as_deref(), Some("2021-12-13"));
 }
 
 #[test]

@@ -215,6 +215,56 @@ impl Emulator {
         )
     }
 
+    /// `https://127.0.0.1:PORT/PATH`: `AZURE_KUBERNETES_TOKEN_PROXY`, AKS identity binding's
+    /// token proxy in front of Entra ID. Its certificate is for [`Emulator::token_proxy_sni`]
+    /// only (not for the address), from a CA of its own ([`Emulator::token_proxy_ca_pem`]).
+    /// Panics unless `Scenario::workload` and `Scenario::token_proxy`.
+    pub fn token_proxy_url(&self) -> String {
+        let path = self
+            .shared
+            .scenario
+            .token_proxy
+            .as_ref()
+            .map(|p| p.path.clone())
+            .unwrap_or_default();
+        format!(
+            "{}{path}",
+            url("https", running(&self.mi.token_proxy, "token_proxy").addr)
+        )
+    }
+
+    /// The name the token proxy's certificate is for: `AZURE_KUBERNETES_SNI_NAME`.
+    pub fn token_proxy_sni(&self) -> String {
+        self.shared
+            .scenario
+            .token_proxy
+            .as_ref()
+            .map(|p| p.sni_name.clone())
+            .unwrap_or_default()
+    }
+
+    /// The CA the token proxy's certificate comes from now, as PEM.
+    pub fn token_proxy_ca_pem(&self) -> String {
+        self.token_proxy_tls().ca_pem()
+    }
+
+    /// Rotates the token proxy's CA and certificate; the new CA's PEM.
+    pub fn rotate_token_proxy_ca(&self) -> String {
+        self.token_proxy_tls().rotate()
+    }
+
+    /// The SNI name of every TLS handshake with the token proxy so far.
+    pub fn token_proxy_snis(&self) -> Vec<Option<String>> {
+        self.token_proxy_tls().seen()
+    }
+
+    fn token_proxy_tls(&self) -> &crate::token_proxy::Rotating {
+        self.mi
+            .token_proxy_tls
+            .as_deref()
+            .expect("Scenario::token_proxy and Scenario::workload are set")
+    }
+
     /// Writes a projected service-account token, as the kubelet does for workload identity
     /// (`iss` the cluster's OIDC issuer, `sub` `system:serviceaccount:default:armi`, `aud`
     /// `api://AzureADTokenExchange`), valid for an hour from now or expired an hour ago, to a

@@ -59,6 +59,10 @@ const VERSIONS: [&str; 35] = [
 const IDENTITY_SINCE: &str = "2018-02-01";
 const SERVER: &str = "IMDS/150.870.65.528";
 const TOKEN_PATH: &str = "/metadata/identity/oauth2/token";
+/// IMDSv2's first step (certificate-bound tokens): MSAL .NET's `ImdsV2ManagedIdentitySource`
+/// probes it without `Metadata: true` and takes IMDS's 400 for that missing header to mean v2
+/// is there; an IMDS without v2 does not know the path, header or not.
+const PLATFORM_METADATA_PATH: &str = "/metadata/identity/getplatformmetadata";
 const SELECTORS: [&str; 3] = ["client_id", "object_id", "msi_res_id"];
 
 pub struct Imds {
@@ -70,6 +74,7 @@ pub struct Imds {
 enum Endpoint<'a> {
     Token,
     IdentityInfo,
+    PlatformMetadata,
     Instance(&'a str),
     Versions,
     Unknown,
@@ -80,6 +85,7 @@ impl<'a> Endpoint<'a> {
         match path {
             TOKEN_PATH => Endpoint::Token,
             "/metadata/identity/info" => Endpoint::IdentityInfo,
+            PLATFORM_METADATA_PATH => Endpoint::PlatformMetadata,
             "/metadata/versions" => Endpoint::Versions,
             "/metadata/instance" => Endpoint::Instance(""),
             _ => match path.strip_prefix("/metadata/instance/") {
@@ -267,6 +273,9 @@ impl Host for Imds {
 
     fn answer(&self, request: &Request) -> Result<Response, Failure> {
         let endpoint = Endpoint::of(request.path());
+        if endpoint == Endpoint::PlatformMetadata && !self.shared.scenario.imds_v2 {
+            return Err(fail(404, "not_found", "Not found"));
+        }
         check_request(request)?;
         if endpoint == Endpoint::Versions {
             let ascending: Vec<&str> = VERSIONS.iter().rev().copied().collect();
@@ -283,6 +292,14 @@ impl Host for Imds {
                 &json!({"tenantId": self.shared.scenario.tenant_id}),
             )),
             Endpoint::Instance(sub) => self.instance(request, &version, sub),
+            Endpoint::PlatformMetadata => Ok(Response::json(
+                200,
+                &json!({
+                    "clientId": identities::system(&self.shared.scenario).map(|i| i.client_id),
+                    "tenantId": self.shared.scenario.tenant_id,
+                    "cuId": {"vmId": crate::ids::stable_guid("vm-id")},
+                }),
+            )),
             Endpoint::Versions | Endpoint::Unknown => Err(fail(404, "not_found", "Not found")),
         }
     }

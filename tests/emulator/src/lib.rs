@@ -55,13 +55,14 @@ mod state;
 mod store;
 mod tls;
 mod token;
+mod token_proxy;
 mod vault;
 
 pub use emulator::Emulator;
 pub use record::{Recorded, Service};
 pub use scenario::{
     Action, Arc, ArcRealm, CloudShellUser, Fault, Grant, Limit, LinkHost, Lro, Outcome, Role,
-    Route, Scenario, UserIdentity,
+    Route, Scenario, TokenProxy, UserIdentity,
 };
 
 /// Maps an IMDS `azEnvironment` name to the `arm_cloud` it implies (case-insensitive).

@@ -20,6 +20,8 @@ pub enum Service {
     AzureMl,
     /// Entra ID's token endpoint, for workload identity.
     Authority,
+    /// AKS identity binding's token proxy in front of Entra ID.
+    TokenProxy,
 }
 
 /// One request as it arrived.

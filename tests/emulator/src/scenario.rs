@@ -90,12 +90,39 @@ pub struct Scenario {
     pub workload_identity: UserIdentity,
     /// Who is signed in to Cloud Shell; its tokens are this user's.
     pub cloud_shell_user: CloudShellUser,
+    /// AKS identity binding's token proxy in front of Entra ID (needs `workload`).
+    pub token_proxy: Option<TokenProxy>,
+    /// IMDS offers its second generation (certificate-bound tokens, preview, Windows only).
+    pub imds_v2: bool,
 }
 
-/// An Azure Arc-enabled server's agent: how its 401 challenge names the key file.
+/// AKS identity binding's token proxy: the name its certificate is for, which clients send as
+/// SNI (`AZURE_KUBERNETES_SNI_NAME`), and the path under which it serves Entra ID.
+#[derive(Clone, Debug)]
+pub struct TokenProxy {
+    pub sni_name: String,
+    pub path: String,
+}
+
+impl Default for TokenProxy {
+    fn default() -> Self {
+        TokenProxy {
+            sni_name: "token-proxy.aks.test".into(),
+            path: "/identity-binding".into(),
+        }
+    }
+}
+
+/// An Azure Arc-enabled server's agent: how its 401 challenge names the key file, and whether
+/// it knows user-assigned identities.
 #[derive(Clone, Debug, Default)]
 pub struct Arc {
     pub realm: ArcRealm,
+    /// A current agent (Connected Machine agent 1.67 and later): `client_id`, `object_id` and
+    /// `msi_res_id` choose among the scenario's identities, the answer echoes the one honoured,
+    /// and an identity the machine lacks is 404 `identity_not_found`. `false` is the older agent,
+    /// which ignores selectors and answers as the system identity without an echo.
+    pub user_assigned: bool,
 }
 
 /// What the agent's `WWW-Authenticate` challenge says, and what it leaves on disk.
@@ -221,6 +248,8 @@ pub enum Route {
     AzureMl,
     /// every request to the Entra ID token endpoint of workload identity
     Authority,
+    /// every request to AKS identity binding's token proxy
+    TokenProxy,
 }
 
 #[derive(Clone, Debug)]
@@ -309,6 +338,8 @@ impl Default for Scenario {
                 upn: "armi.user@armidemo.onmicrosoft.com".into(),
                 object_id: stable_guid("cloud-shell-user-oid"),
             },
+            token_proxy: None,
+            imds_v2: false,
         };
         // The system identity's grant comes first: tests change `grants[0]` to move it.
         let own_group = scenario.group_scope(&scenario.resource_group);

@@ -18,12 +18,10 @@
 //! Nothing here puts the token, or any other part of the response body, into an error message or into
 //! `Debug` output: errors name the field and the JSON type it had, nothing more.
 
-mod time;
-
 use serde_json::{Map, Value};
 
-use time::{MAX_EPOCH, parse_seconds};
-pub use time::{now, parse_expires_on, rfc3339};
+use crate::time::{MAX_EPOCH, parse_seconds};
+pub use crate::time::{now, parse_expires_on, rfc3339};
 
 use crate::error::{Error, Result};
 use crate::secret::Secret;
@@ -39,6 +37,10 @@ pub struct Token {
     pub resource: Option<String>,
     /// The client id of the identity the host used, when it says.
     pub client_id: Option<String>,
+    /// The object id and resource id the host says it used (Azure Arc echoes the selector it
+    /// honoured); not printed.
+    pub object_id: Option<String>,
+    pub msi_res_id: Option<String>,
     /// When the token expires, in epoch seconds.
     pub expires_on: u64,
 }
@@ -63,6 +65,9 @@ impl Token {
             token_type: token_type(fields.get("token_type"))?,
             resource: echoed(fields.get("resource")),
             client_id: echoed(fields.get("client_id")),
+            object_id: echoed(fields.get("object_id")),
+            msi_res_id: echoed(fields.get("msi_res_id"))
+                .or_else(|| echoed(fields.get("mi_res_id"))),
             expires_on: expiry(&fields, now)?,
         })
     }
