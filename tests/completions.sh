@@ -84,22 +84,22 @@ man_section() { echo "$rendered" | awk -v head="$1" '$0 == head { on = 1; next }
 for heading in NAME SYNOPSIS COMMANDS OPTIONS "EXIT STATUS" ENVIRONMENT EXAMPLES; do
     [ -n "$(man_section "$heading" | tr -d ' \n')" ] || fail "the rendered man page has no $heading section (or it is empty)"
 done
-man_section NAME | grep -q 'armi - ' || fail "the NAME section is not 'armi - description'"
-lexgrog "$man_page" | grep -q '"armi - ' || fail "man-db cannot read a whatis entry from the page: $(lexgrog "$man_page")"
-man_section SYNOPSIS | grep -qw armi || fail "the SYNOPSIS does not show armi"
+grep -q 'armi - ' <<< "$(man_section NAME)" || fail "the NAME section is not 'armi - description'"
+grep -q '"armi - ' <<< "$(lexgrog "$man_page")" || fail "man-db cannot read a whatis entry from the page: $(lexgrog "$man_page")"
+grep -qw armi <<< "$(man_section SYNOPSIS)" || fail "the SYNOPSIS does not show armi"
 for command in $commands; do
-    man_section COMMANDS | grep -qw -- "$command" || fail "the COMMANDS section does not list '$command' (armi --help does)"
+    grep -qw -- "$command" <<< "$(man_section COMMANDS)" || fail "the COMMANDS section does not list '$command' (armi --help does)"
 done
 for flag in $flags; do
-    man_section OPTIONS | grep -q -- "$flag\b" || fail "the OPTIONS section does not list $flag (armi --help does)"
+    grep -q -- "$flag\b" <<< "$(man_section OPTIONS)" || fail "the OPTIONS section does not list $flag (armi --help does)"
 done
 for variable in $variables; do
-    man_section ENVIRONMENT | grep -qw -- "$variable" || fail "the ENVIRONMENT section does not name $variable (armi --help does)"
+    grep -qw -- "$variable" <<< "$(man_section ENVIRONMENT)" || fail "the ENVIRONMENT section does not name $variable (armi --help does)"
 done
 for code in 0 1 2 3 4 5 6 7; do
-    man_section "EXIT STATUS" | grep -qE "^ +$code\b" || fail "the EXIT STATUS section does not describe exit code $code"
+    grep -qE "^ +$code\b" <<< "$(man_section "EXIT STATUS")" || fail "the EXIT STATUS section does not describe exit code $code"
 done
-man_section EXAMPLES | grep -qE '^ +(\$ )?armi ' || fail "the EXAMPLES section shows no armi command line"
+grep -qE '^ +(\$ )?armi ' <<< "$(man_section EXAMPLES)" || fail "the EXAMPLES section shows no armi command line"
 # The date must not be the day the page was generated (a page must not depend on when it is
 # made): checked when the sources' date is another day.
 today=$(date -u +%Y-%m-%d)
@@ -229,7 +229,7 @@ check_shell() {
     say "ok: $shell completes 'armi gr', 'armi group --re', 'armi token -o ', 'armi group -o ', every command and every flag of armi --help"
 }
 
-head -n 1 "$zsh_file" | grep -qE '^#compdef armi( |$)' \
+grep -qE '^#compdef armi( |$)' <<< "$(head -n 1 "$zsh_file")" \
     || fail "the zsh completion does not begin with '#compdef armi' (compinit needs it): $(head -n 1 "$zsh_file")"
 check_shell bash
 check_shell fish

@@ -91,7 +91,7 @@ check_deb() {
     local package=$1 arch=$2 target=$3 field
     dpkg-deb --info "$package" > "$work/info" || fail "$package is not a valid .deb"
     for field in "Package: armi" "Version: $version-1" "Architecture: $arch"; do
-        dpkg-deb --field "$package" | grep -qx "$field" || fail "$package: no '$field' in its control file"
+        grep -qx "$field" <<< "$(dpkg-deb --field "$package")" || fail "$package: no '$field' in its control file"
     done
     for field in Depends Pre-Depends Recommends Suggests Conflicts Breaks Provides; do
         [ -z "$(dpkg-deb --field "$package" "$field")" ] || fail "$package declares $field (a static binary needs nothing)"
@@ -152,7 +152,9 @@ check_installed() {
     done
     [ "$(stat -c %a:%u:%g "$root/usr/bin/armi")" = 755:0:0 ] || fail "$package: /usr/bin/armi is not 0755 root:root"
     if command -v man >/dev/null; then
-        MANPATH="$root/usr/share/man" MANWIDTH=80 man armi 2>/dev/null | col -bx | grep -qx 'NAME' \
+        # (Read whole, then searched: grep -q stopping early would break the pipe under pipefail.)
+        rendered=$(MANPATH="$root/usr/share/man" MANWIDTH=80 man armi 2>/dev/null | col -bx)
+        grep -qx 'NAME' <<< "$rendered" \
             || fail "$package: 'man armi' with MANPATH=$root/usr/share/man does not show the page"
     fi
 }
