@@ -13,7 +13,8 @@
 # Reproducible: every file's mtime is SOURCE_DATE_EPOCH (0 when unset), owner root, fixed modes;
 # dpkg-deb takes the ar member times from SOURCE_DATE_EPOCH and sorts the tar members; rpmbuild
 # is told to use SOURCE_DATE_EPOCH as the build time, to clamp file mtimes to it, and to name a
-# fixed build host. Compression is xz on one thread (its output depends on the thread count).
+# fixed build host. dpkg-deb compresses with xz on one thread, so that the archive cannot depend
+# on how many cores the building machine has.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 version=$1 generator=$2
