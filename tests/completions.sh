@@ -53,12 +53,13 @@ generate complete-bash "$bash_file"
 generate complete-zsh "$zsh_file"
 generate complete-fish "$fish_file"
 
-# What armi --help lists: the commands (first word of each line under "Commands:"), the long
-# flags (under "Flags"), and the environment variables it names.
+# What armi --help lists: the commands (first word of each row under "Commands:"), the long
+# flags (under "Flags"), and the environment variables it names. A row starts two columns in
+# (a flag without a short spelling six); deeper lines continue the row above.
 help=$("$armi" --help)
 section() { echo "$help" | awk -v head="$1" 'index($0, head) == 1 { on = 1; next } on && /^$/ { exit } on'; }
-commands=$(section "Commands:" | awk '$1 ~ /^[a-z]/ { print $1 }')
-flags=$(section "Flags" | grep -oE '^ +(-[a-zA-Z], )?--[a-z][a-z0-9-]*' | grep -oE -- '--[a-z][a-z0-9-]*')
+commands=$(section "Commands:" | awk '/^  [a-z]/ { print $1 }')
+flags=$(section "Flags" | grep -oE '^  (-[a-zA-Z], |    )--[a-z][a-z0-9-]*' | grep -oE -- '--[a-z][a-z0-9-]*')
 variables=$(echo "$help" | grep -oE '\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b' | sort -u)
 count() { echo "$1" | wc -w; }
 # One line: words separated by spaces.
