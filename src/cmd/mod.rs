@@ -71,7 +71,7 @@ pub struct Ctx<'a> {
 /// Parses the command line and runs what it asks for.
 pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>, env: &Env) -> Result<()> {
     match cli::parse(args, env, COMMANDS)? {
-        Parsed::Help(text) => output::print(text.as_bytes()),
+        Parsed::Help(text) | Parsed::Generate(text) => output::print(text.as_bytes()),
         Parsed::Version => output::print(
             format!(
                 "armi {} ({}, commit {})\n",

@@ -38,6 +38,9 @@ OPTIONS:
                               Location only, or at once (default none)
     --lro-polls N             times a long-running operation is still in progress
                               when polled, before it succeeds (default 2)
+    --vault                   the foreign host acts as a Key Vault, at
+                              ARMI_VAULT_ENDPOINT (every secret's value is s3cr3t);
+                              it takes tokens whose audience is that URL
 
   Other managed-identity hosts (each adds the variables that host sets):
     --arc                     Azure Arc agent: IDENTITY_ENDPOINT, IMDS_ENDPOINT, and
@@ -85,6 +88,7 @@ struct Options {
     extra_groups: usize,
     lro: Option<String>,
     lro_polls: Option<u32>,
+    vault: bool,
     arc: bool,
     app_service: bool,
     cloud_shell: bool,
@@ -148,6 +152,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
             "--extra-groups" => options.extra_groups = number(&flag, &value()?)?,
             "--lro" => options.lro = Some(lro_kind(&value()?)?),
             "--lro-polls" => options.lro_polls = Some(number(&flag, &value()?)?),
+            "--vault" => options.vault = true,
             "--arc" => options.arc = true,
             "--app-service" => options.app_service = true,
             "--cloud-shell" => options.cloud_shell = true,
@@ -268,6 +273,7 @@ fn scenario(options: &Options) -> Scenario {
         },
         _ => Lro::None,
     };
+    scenario.vault = options.vault;
     scenario.arc = options.arc.then(Arc::default);
     scenario.app_service = options.app_service;
     scenario.cloud_shell = options.cloud_shell;
@@ -339,6 +345,9 @@ fn env_lines(emulator: &Emulator, ca: &Path, token_file: Option<&Path>) -> Strin
 fn host_vars(emulator: &Emulator, token_file: Option<&Path>) -> Vec<(&'static str, String)> {
     let scenario = emulator.scenario();
     let mut vars = Vec::new();
+    if scenario.vault {
+        vars.push(("ARMI_VAULT_ENDPOINT", emulator.foreign_url()));
+    }
     if scenario.arc.is_some() {
         vars.push(("IDENTITY_ENDPOINT", emulator.arc_url()));
         vars.push(("IMDS_ENDPOINT", emulator.arc_imds_url()));
@@ -539,6 +548,21 @@ mod tests {
                 "{name} missing in {lines}"
             );
         }
+    }
+
+    #[test]
+    fn vault_runs_the_key_vault_and_names_it() {
+        let options = parse(args(&["--vault"])).expect("valid");
+        let emulator = Emulator::start(scenario(&options));
+        assert!(emulator.scenario().vault);
+        let lines = env_lines(&emulator, Path::new("/ca.pem"), None);
+        let vault = format!("ARMI_VAULT_ENDPOINT={}", emulator.foreign_url());
+        assert!(
+            lines.lines().any(|line| line == vault),
+            "{vault} missing in {lines}"
+        );
+        let plain = Emulator::start(scenario(&parse(args(&[])).expect("valid")));
+        assert!(!env_lines(&plain, Path::new("/ca.pem"), None).contains("ARMI_VAULT_ENDPOINT"));
     }
 
     #[test]
