@@ -5,8 +5,8 @@
 use armi::arm::Url;
 use armi::error::Error;
 
-/// An error as armi reports it, whatever the input: one `armi: ` line, then only `hint: ` lines
-/// (a fix with a command to paste has one of its own), and nothing a terminal would act on (no
+/// An error as armi reports it, whatever the input: one `armi: ` line, then at most one `ids: `
+/// line and a few `hint: ` lines (a fix with a command to paste has one of its own), and nothing a terminal would act on (no
 /// control characters, so no escape sequences and no forged extra lines).
 pub fn assert_one_error(error: &Error) {
     let report = error.report();
@@ -16,10 +16,14 @@ pub fn assert_one_error(error: &Error) {
     );
     let lines: Vec<&str> = report.split_terminator('\n').collect();
     assert!(
-        (1..=4).contains(&lines.len()),
-        "report is not one error line and a few hint lines: {report:?}"
+        (1..=6).contains(&lines.len()),
+        "report is not one error line and a few ids and hint lines: {report:?}"
     );
     assert!(lines[0].starts_with("armi: "), "{report:?}");
+    assert!(
+        lines.iter().filter(|l| l.starts_with("ids: ")).count() <= 1,
+        "{report:?}"
+    );
     for more in &lines[1..] {
         assert!(
             more.starts_with("hint: ") || more.starts_with("ids: "),
