@@ -7,7 +7,7 @@ use armi_emulator::{Action, Fault, Limit, Route};
 
 /// The fault a `--fault` value describes.
 pub fn parse(spec: &str) -> Result<Fault, String> {
-    let bad = |why: String| format!("--fault '{spec}': {why} (see --help)");
+    let bad = |why: String| format!("--fault '{spec}': {why}");
     let mut fields = spec.split(',');
     let route = route(fields.next().unwrap_or_default()).map_err(bad)?;
     let what = fields
