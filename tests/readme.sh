@@ -57,11 +57,22 @@ else
 fi
 
 work=$(mktemp -d)
-pids=()
+# Stops the emulators this script started (each left its pid in $work), then removes $work.
 cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    local pid_file
+    for pid_file in "$work"/*.pid; do
+        [ -e "$pid_file" ] && stop "$(cat "$pid_file")"
+    done
     rm -rf "$work"
+}
+# stop PID: SIGTERM, then up to 5 s for the emulator to remove its files and exit. (It is not
+# this shell's child, having been started inside $(...), so it cannot be waited for.)
+stop() {
+    kill "$1" 2>/dev/null || return 0
+    for _ in $(seq 1 100); do
+        kill -0 "$1" 2>/dev/null || return 0
+        sleep 0.05
+    done
 }
 trap cleanup EXIT
 mkdir -p "$work/cwd" "$work/home" "$work/bin" "$work/blocks" "$work/shown"
@@ -97,10 +108,8 @@ emulator_up() {
     echo "$env"
 }
 emulator_down() {
-    local pid
-    pid=$(cat "$work/$1.pid")
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    stop "$(cat "$work/$1.pid")"
+    rm -f "$work/$1.pid"
 }
 # with_env ENV_FILE COMMAND...: COMMAND with nothing in its environment but base_env and the file.
 with_env() {
