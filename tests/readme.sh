@@ -65,14 +65,10 @@ cleanup() {
     done
     rm -rf "$work"
 }
-# stop PID: SIGTERM, then up to 5 s for the emulator to remove its files and exit. (It is not
-# this shell's child, having been started inside $(...), so it cannot be waited for.)
+# stop PID: SIGTERM, and the wait for the emulator to remove its files and exit.
 stop() {
     kill "$1" 2>/dev/null || return 0
-    for _ in $(seq 1 100); do
-        kill -0 "$1" 2>/dev/null || return 0
-        sleep 0.05
-    done
+    wait "$1" 2>/dev/null || true
 }
 trap cleanup EXIT
 mkdir -p "$work/cwd" "$work/home" "$work/bin" "$work/blocks" "$work/shown"
@@ -80,8 +76,9 @@ cp "$armi" "$work/cwd/armi"
 ln -s "$work/cwd/armi" "$work/bin/armi"
 base_env=(PATH="$work/bin:/usr/bin:/bin" HOME="$work/home" LANG=C.UTF-8)
 
-# $(emulator_up NAME FLAGS...): starts an emulator, waits for its env file, refuses it unless
-# every URL in it is on loopback, and prints the file's path. Its pid goes to $work/NAME.pid.
+# emulator_up NAME FLAGS...: starts an emulator, waits for its env file, refuses it unless
+# every URL in it is on loopback, and sets $env_file to the file. Its pid goes to
+# $work/NAME.pid.
 emulator_up() {
     local name=$1 env=$work/$1.env
     shift
@@ -105,7 +102,7 @@ emulator_up() {
     if ! grep -q '^ARMI_IMDS_ENDPOINT=' "$env" || ! grep -q '^ARMI_ARM_ENDPOINT=' "$env"; then
         fail "the emulator wrote no ARMI_IMDS_ENDPOINT or ARMI_ARM_ENDPOINT"
     fi
-    echo "$env"
+    env_file=$env
 }
 emulator_down() {
     stop "$(cat "$work/$1.pid")"
@@ -136,7 +133,7 @@ if sh -o pipefail -c true 2>/dev/null; then
 else
     shell=(sh -eu) pipe_check=1
 fi
-env_file=$(emulator_up examples "${EXAMPLE_FLAGS[@]}")
+emulator_up examples "${EXAMPLE_FLAGS[@]}"
 ran=0 lines=0 skipped=0 reasons=""
 while IFS=$'\t' read -r n first count reason; do
     block=$work/blocks/$n.sh
@@ -244,14 +241,14 @@ awk -v dir="$work/shown" '
 # run_doctor NAME FLAGS COMMAND: runs COMMAND against an emulator with FLAGS; output in
 # $work/NAME.out, exit in $code.
 run_doctor() {
-    local name=$1 flags=$2 command=$3 env
+    local name=$1 flags=$2 command=$3
     if grep -qE "$REAL" <<< "$command"; then
         fail "README.md shows '$command', which names a real host"
     fi
     read -ra flag_list <<< "$flags"
-    env=$(emulator_up "$name" "${flag_list[@]}")
+    emulator_up "$name" "${flag_list[@]}"
     set +e
-    with_env "$env" timeout 60 sh -c "$command" > "$work/$name.out" 2> "$work/$name.err"
+    with_env "$env_file" timeout 60 sh -c "$command" > "$work/$name.out" 2> "$work/$name.err"
     code=$?
     set -e
     emulator_down "$name"
