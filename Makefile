@@ -93,6 +93,7 @@ test: build emulator dist test-tools
 	tests/artifact.sh $(BIN) $(EMULATOR)
 	tests/chroot.sh $(BIN) $(EMULATOR)
 	tests/vm-like.sh $(BIN) $(EMULATOR)
+	tests/readme.sh $(BIN) $(EMULATOR)
 	$(package-tests)
 
 # The package tests alone.

@@ -204,7 +204,7 @@ fn classify(req: &Request, via: Option<&Proxy>, e: ureq::Error) -> Failure {
                 }
             }
             K::InvalidData if io.to_string().contains("certificate") => Failure::Fatal(
-                Error::failed(format!("{}: TLS: {io}", req.what)).with_hint(
+                Error::failed(format!("{}: TLS with {origin}: {io}", req.what)).with_hint(
                     "the certificate is not signed by a trusted root; behind a TLS-inspecting proxy, pass its CA with --ca-file or SSL_CERT_FILE",
                 ),
             ),

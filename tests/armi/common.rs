@@ -269,3 +269,11 @@ pub fn run_measured(emu: &Emulator, args: &[&str]) -> (Run, i64) {
     assert_no_token_on_stderr(emu, &run);
     (run, usage.ru_maxrss)
 }
+
+/// A loopback port where nothing listens (bound, then released): connecting is refused.
+pub fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port")
+        .port()
+}

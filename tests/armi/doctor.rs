@@ -370,3 +370,45 @@ fn doctor_says_whether_imds_offers_v2_and_the_security_type_without_failing() {
         );
     }
 }
+
+#[test]
+fn doctor_names_each_unreachable_address_and_its_time_once() {
+    let imds = format!("127.0.0.1:{}", closed_port());
+    let arm = format!("https://127.0.0.1:{}", closed_port());
+    let run = run_env(
+        &["doctor"],
+        &[
+            ("ARMI_IMDS_ENDPOINT", &format!("http://{imds}")),
+            ("ARMI_ARM_ENDPOINT", &arm),
+        ],
+    );
+    run.expect_code(3);
+    let imds_step = line(&run, "imds-reachable");
+    assert_eq!(imds_step.matches(&imds).count(), 1, "{imds_step}");
+    assert_eq!(imds_step.matches(" ms)").count(), 1, "{imds_step}");
+    let arm_step = line(&run, "arm-reachable");
+    assert!(arm_step.starts_with("FAIL"), "{arm_step}");
+    assert_eq!(arm_step.matches(&arm).count(), 1, "{arm_step}");
+    assert_eq!(arm_step.matches(" ms)").count(), 1, "{arm_step}");
+}
+
+#[test]
+fn doctor_names_arm_when_its_certificate_is_not_trusted() {
+    let emu = Emulator::start(Scenario::default());
+    // The built-in roots, not the emulator's CA.
+    let run = run_env(
+        &["doctor"],
+        &[
+            ("ARMI_IMDS_ENDPOINT", &emu.imds_url()),
+            ("ARMI_ARM_ENDPOINT", &emu.arm_url()),
+        ],
+    );
+    run.expect_code(1);
+    let step = line(&run, "arm-reachable");
+    assert!(step.starts_with("FAIL"), "{step}");
+    assert!(
+        step.contains(&format!("TLS with {}: ", emu.arm_url())),
+        "{step}"
+    );
+    assert_eq!(step.matches(&emu.arm_url()).count(), 1, "{step}");
+}

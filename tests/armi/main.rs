@@ -13,3 +13,4 @@ mod security;
 mod sources;
 mod token;
 mod usage;
+mod verbose;

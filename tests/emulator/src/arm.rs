@@ -8,6 +8,7 @@ mod errors;
 mod groups;
 mod lro;
 mod resources;
+mod subscription;
 mod target;
 
 use std::sync::Arc;
@@ -131,6 +132,14 @@ impl Arm {
                 only_get(request)?;
                 self.poll_group_deletion(&call, &sub, &id)
             }
+            Target::SubscriptionCollection {
+                sub,
+                namespace,
+                kind,
+            } => {
+                only_get(request)?;
+                self.subscription_collection(&call, &sub, &namespace, &kind)
+            }
         }
     }
 
@@ -157,6 +166,7 @@ impl Arm {
                 .clone()
                 .or_else(|| address.types.last().cloned())
                 .unwrap_or_default(),
+            Target::SubscriptionCollection { kind, .. } => kind.clone(),
             _ => "locations/operationStatuses".into(),
         };
         Err(error(

@@ -8,7 +8,11 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use armi_emulator::{Arc, Emulator, Grant, Lro, Outcome, Scenario, UserIdentity, arm_cloud_for};
+use armi_emulator::{
+    Arc, Emulator, Fault, Grant, Lro, Outcome, Scenario, UserIdentity, arm_cloud_for,
+};
+
+mod fault_flag;
 
 const HELP: &str = "\
 armi-emulator: Azure IMDS and ARM (and the other managed-identity hosts) as armi's tests
@@ -23,10 +27,17 @@ OPTIONS:
     --arm-name NAME           extra DNS name on ARM's certificate (repeatable)
     --az-environment NAME     compute.azEnvironment, and the cloud ARM acts as
                               (default AZUREPUBLICCLOUD)
+    --arm-cloud NAME          ARM acts as this cloud instead (AzurePublicCloud,
+                              AzureUSGovernmentCloud, AzureChinaCloud): it refuses the
+                              tokens of the cloud IMDS names, 401
+                              InvalidAuthenticationTokenAudience
     --user-identity NAME:CLIENTID:OBJECTID
                               attach a user-assigned identity (repeatable); every
                               identity may read the VM's resource group
     --no-system-identity      the VM has no system-assigned identity
+    --no-roles                no identity has a role on the VM's resource group: reading
+                              it is 403 AuthorizationFailed (--subscription-reader and
+                              --writer-system-identity still grant theirs)
     --writer-system-identity  the system identity may also write to the VM's resource
                               group (PUT, PATCH, DELETE, POST actions)
     --subscription-reader     every identity may read the whole subscription (to list
@@ -34,6 +45,8 @@ OPTIONS:
     --page-size N             ARM lists answer at most N items per page (default 1000)
     --resources-per-group N   N generated resources in every resource group
     --extra-groups N          N generated resource groups rg-gen-0001...
+    --group NAME              one more resource group in the subscription (repeatable);
+                              only --subscription-reader lets identities read it
     --lro async|location|none how writes complete: with Azure-AsyncOperation, with a
                               Location only, or at once (default none)
     --lro-polls N             times a long-running operation is still in progress
@@ -58,6 +71,36 @@ OPTIONS:
                               At most one of --arc, --app-service, --service-fabric, and
                               one of --cloud-shell, --azure-ml: they share variables.
 
+  Faults (--fault is repeatable; the first fault still active for a request answers it):
+    --fault WHERE,WHAT[,times=N|,for=SECS][,retry-after=V]
+                              break WHERE with WHAT: the first N matching requests
+                              (times=N), for SECS seconds from the first one (for=SECS),
+                              or every one (the default); retry-after=V sends
+                              Retry-After: V with a STATUS
+      WHERE:
+        imds                  every IMDS request
+        imds-token            IMDS /metadata/identity/oauth2/token
+        imds-instance         IMDS /metadata/instance
+        arm                   every ARM request
+        arc                   the Azure Arc agent (--arc)
+        app-service           the App Service identity endpoint (--app-service)
+        cloud-shell           Cloud Shell's token endpoint (--cloud-shell)
+        service-fabric        Service Fabric's token service (--service-fabric)
+        azure-ml              Azure ML's identity endpoint (--azure-ml)
+        authority             Entra ID's token endpoint of workload identity (--workload)
+      WHAT:
+        STATUS                that HTTP status (404, 410, 429, 500, 503...) with the
+                              service's own error body and headers
+        hang                  read the request, never answer (the connection stays open)
+        slow=SECS             the headers at once, the body trickled over SECS seconds
+        malformed             200 from the service with a body that is not its JSON
+        proxy-page            a web proxy's 200 block page (Server: squid) in its place
+        truncated             200 with the body's Content-Length, half of it, then close
+        oversized=BYTES       200 with a body of BYTES bytes
+        redirect=URL          302 to URL
+        reset                 the connection reset without an answer
+
+  Output:
     --env-file PATH           once listening, write ARMI_IMDS_ENDPOINT, ARMI_ARM_ENDPOINT,
                               SSL_CERT_FILE (the CA, copied to PATH.ca.pem) and the hosts'
                               variables to PATH, atomically; both files are removed on exit
@@ -70,6 +113,8 @@ The same variables are printed on stdout. Runs until SIGTERM or SIGINT.
 EXAMPLE:
     armi-emulator --env-file /tmp/emu.env --log &
     until [ -e /tmp/emu.env ]; do sleep 0.1; done; . /tmp/emu.env
+    armi-emulator --fault imds-token,410,times=3 --fault arm,429,times=1,retry-after=2
+    armi-emulator --fault imds,proxy-page        # armi doctor: something else answers
 ";
 
 /// The command line, as typed.
@@ -79,6 +124,10 @@ struct Options {
     arm_listen: Option<String>,
     arm_names: Vec<String>,
     az_environment: Option<String>,
+    arm_cloud: Option<String>,
+    no_roles: bool,
+    groups: Vec<String>,
+    faults: Vec<Fault>,
     user_identities: Vec<UserIdentity>,
     no_system_identity: bool,
     writer_system_identity: bool,
@@ -142,6 +191,10 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
             "--arm-listen" => options.arm_listen = Some(value()?),
             "--arm-name" => options.arm_names.push(value()?),
             "--az-environment" => options.az_environment = Some(value()?),
+            "--arm-cloud" => options.arm_cloud = Some(arm_cloud(&value()?)?),
+            "--no-roles" => options.no_roles = true,
+            "--group" => options.groups.push(value()?),
+            "--fault" => options.faults.push(fault_flag::parse(&value()?)?),
             "--user-identity" => options.user_identities.push(user_identity(&value()?)?),
             "--env-file" => options.env_file = Some(PathBuf::from(value()?)),
             "--no-system-identity" => options.no_system_identity = true,
@@ -214,6 +267,19 @@ fn number<T: std::str::FromStr>(flag: &str, raw: &str) -> Result<T, String> {
         .map_err(|_| format!("{flag} wants a number, got '{raw}'"))
 }
 
+/// The clouds ARM can act as, by their canonical names (any case).
+fn arm_cloud(raw: &str) -> Result<String, String> {
+    ["AzurePublicCloud", "AzureUSGovernmentCloud", "AzureChinaCloud"]
+        .into_iter()
+        .find(|name| name.eq_ignore_ascii_case(raw))
+        .map(str::to_string)
+        .ok_or_else(|| {
+            format!(
+                "--arm-cloud wants AzurePublicCloud, AzureUSGovernmentCloud or AzureChinaCloud, got '{raw}'"
+            )
+        })
+}
+
 fn lro_kind(raw: &str) -> Result<String, String> {
     match raw {
         "async" | "location" | "none" => Ok(raw.to_string()),
@@ -232,6 +298,9 @@ fn scenario(options: &Options) -> Scenario {
     if let Some(name) = &options.az_environment {
         scenario.az_environment = name.clone();
         scenario.arm_cloud = arm_cloud_for(name).to_string();
+    }
+    if let Some(cloud) = &options.arm_cloud {
+        scenario.arm_cloud = cloud.clone();
     }
     scenario.arm_hostnames = options.arm_names.clone();
     scenario.system_identity = !options.no_system_identity;
@@ -258,6 +327,13 @@ fn scenario(options: &Options) -> Scenario {
             scenario.grants.push(Grant::new(&reader, &sub_scope));
         }
     }
+    if options.no_roles {
+        scenario
+            .grants
+            .retain(|grant| !grant.scope.eq_ignore_ascii_case(&own_group));
+    }
+    scenario.groups.extend(options.groups.iter().cloned());
+    scenario.faults.extend(options.faults.iter().cloned());
     scenario.page_size = options.page_size;
     scenario.resources_per_group = options.resources_per_group;
     scenario.extra_group_count = options.extra_groups;
@@ -563,6 +639,82 @@ mod tests {
         );
         let plain = Emulator::start(scenario(&parse(args(&[])).expect("valid")));
         assert!(!env_lines(&plain, Path::new("/ca.pem"), None).contains("ARMI_VAULT_ENDPOINT"));
+    }
+
+    #[test]
+    fn diagnosis_flags_shape_the_scenario() {
+        let options = parse(args(&[
+            "--arm-cloud",
+            "azureusgovernmentcloud",
+            "--no-roles",
+            "--group=rg-web",
+            "--fault",
+            "imds,proxy-page",
+            "--fault=imds-token,410,times=2",
+        ]))
+        .expect("valid flags");
+        let scenario = scenario(&options);
+        assert_eq!(scenario.arm_cloud, "AzureUSGovernmentCloud");
+        assert_eq!(scenario.az_environment, "AZUREPUBLICCLOUD");
+        let own_group = scenario.group_scope(&scenario.resource_group);
+        assert!(!reads(&scenario.grants, &scenario, &own_group));
+        assert_eq!(scenario.groups, ["rg-web"]);
+        assert_eq!(scenario.faults.len(), 2);
+        assert!(matches!(
+            scenario.faults[1].limit,
+            armi_emulator::Limit::Times(2)
+        ));
+        let healthy = scenario_of(&[]);
+        assert!(reads(&healthy.grants, &healthy, &own_group));
+        assert!(parse(args(&["--arm-cloud", "mars"])).is_err());
+        assert!(parse(args(&["--fault", "imds"])).is_err());
+    }
+
+    #[test]
+    fn no_roles_keeps_the_grants_of_other_flags() {
+        let scenario = scenario_of(&["--no-roles", "--subscription-reader"]);
+        let own_group = scenario.group_scope(&scenario.resource_group);
+        assert!(reads(&scenario.grants, &scenario, &own_group));
+        let writer = scenario_of(&["--no-roles", "--writer-system-identity"]);
+        assert!(reads(&writer.writers, &writer, &own_group));
+        assert!(!reads(&writer.grants, &writer, &own_group));
+    }
+
+    /// Whether one of `grants` covers `scope` for the system identity.
+    fn reads(grants: &[Grant], scenario: &Scenario, scope: &str) -> bool {
+        let oid = scenario.system_object_id();
+        grants.iter().any(|grant| grant.covers(&oid, scope))
+    }
+
+    #[test]
+    fn the_help_lists_every_flag_the_parser_takes_and_no_other() {
+        // The flags of the parser's match arms, read from this file's own source.
+        let source = include_str!("main.rs");
+        let parsed: Vec<&str> = source
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix('"'))
+            .filter(|rest| rest.starts_with("--") && rest.contains("\" =>"))
+            .filter_map(|rest| rest.split('"').next())
+            .collect();
+        assert!(parsed.len() > 20, "found only {parsed:?}");
+        let listed: Vec<&str> = HELP
+            .lines()
+            .filter_map(|line| line.trim_start().split([' ', ',']).next())
+            .filter(|word| word.starts_with("--"))
+            .collect();
+        for flag in &parsed {
+            assert!(listed.contains(flag), "{flag} is not in --help");
+        }
+        for flag in &listed {
+            assert!(
+                parsed.contains(flag),
+                "--help lists {flag}, which is not parsed"
+            );
+        }
+    }
+
+    fn scenario_of(list: &[&str]) -> Scenario {
+        scenario(&parse(args(list)).expect("valid flags"))
     }
 
     #[test]
