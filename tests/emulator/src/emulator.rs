@@ -24,7 +24,7 @@ use crate::scenario::Scenario;
 use crate::server::{Handler, Listener, http_service, reachable, spawn_acceptor};
 use crate::service_fabric;
 use crate::state::Shared;
-use crate::tls;
+use crate::tls::{self, TestCa};
 
 /// A running IMDS + ARM (+ foreign host and CONNECT proxy, + the other managed-identity hosts
 /// the scenario switches on) for one scenario.
@@ -36,6 +36,7 @@ pub struct Emulator {
     foreign: Listener,
     proxy: Listener,
     mi: MiHosts,
+    ca: Arc<TestCa>,
     dir: PathBuf,
 }
 
@@ -48,7 +49,7 @@ impl Emulator {
     /// Like [`Emulator::start`], for callers that report errors themselves (the binary).
     pub fn try_start(scenario: Scenario) -> io::Result<Emulator> {
         let pki = tls::generate(&scenario.arm_hostnames);
-        let dir = fresh_temp_dir()?;
+        let dir = fresh_temp_dir("armi-emulator")?;
         let started = Emulator::listen(scenario, pki, dir.clone());
         if started.is_err() {
             let _ = std::fs::remove_dir_all(&dir);
@@ -57,7 +58,7 @@ impl Emulator {
     }
 
     fn listen(scenario: Scenario, pki: tls::Pki, dir: PathBuf) -> io::Result<Emulator> {
-        std::fs::write(dir.join("ca.pem"), &pki.ca_pem)?;
+        pki.ca.write_pem(&dir.join("ca.pem"))?;
         let imds_socket = TcpListener::bind(&scenario.imds_listen)?;
         let arm_tls_socket = TcpListener::bind(&scenario.arm_listen)?;
         let arm_http_socket = TcpListener::bind("127.0.0.1:0")?;
@@ -101,6 +102,7 @@ impl Emulator {
                 proxy::serve(tcp, targets.clone(), Arc::clone(&proxy_shared))
             })?,
             mi: mi_sockets.serve(&shared, &dir, authority_tls)?,
+            ca: pki.ca,
             shared,
             dir,
         })
@@ -253,6 +255,12 @@ impl Emulator {
         self.dir.join("ca.pem")
     }
 
+    /// The test CA itself, to issue certificates that clients trusting [`Emulator::ca_file`]
+    /// accept (Azurite's, the cutting proxy's).
+    pub fn ca(&self) -> &TestCa {
+        &self.ca
+    }
+
     /// Every request seen so far, in arrival order, all services.
     pub fn requests(&self) -> Vec<Recorded> {
         self.shared.journal.all()
@@ -307,11 +315,11 @@ fn url(scheme: &str, addr: SocketAddr) -> String {
     format!("{scheme}://{}", reachable(addr))
 }
 
-/// A new private directory under the system temp dir.
-fn fresh_temp_dir() -> io::Result<PathBuf> {
+/// A new private directory under the system temp dir, its name starting with `prefix`.
+pub(crate) fn fresh_temp_dir(prefix: &str) -> io::Result<PathBuf> {
     static SEQUENCE: AtomicU64 = AtomicU64::new(0);
     let name = format!(
-        "armi-emulator-{}-{}-{}",
+        "{prefix}-{}-{}-{}",
         std::process::id(),
         SEQUENCE.fetch_add(1, Ordering::SeqCst),
         random_hex_upper(4)

@@ -26,9 +26,12 @@ mod app_service;
 mod arc;
 mod arm;
 mod azure_ml;
+mod azurite;
+mod blob;
 mod catalog;
 mod cloud;
 mod cloud_shell;
+mod cutter;
 mod emulator;
 mod encoding;
 mod entra;
@@ -42,27 +45,36 @@ mod ids;
 mod imds;
 mod instance;
 mod links;
+mod md5;
 mod mi_hosts;
 mod operations;
 mod paging;
 mod proxy;
 mod record;
+mod relay;
 mod scenario;
 mod server;
 mod service_fabric;
 mod sha1;
 mod state;
+mod storage;
 mod store;
 mod tls;
 mod token;
 mod vault;
 
+pub use azurite::{AZURITE_ACCOUNT, Azurite};
+pub use blob::{BlobClient, BlobReply, Downloaded, content_md5, hash_file};
+pub use cutter::{AnsweredBy, CutHook, Cutter, CutterOptions, Forwarded};
 pub use emulator::Emulator;
+pub use md5::{Md5, md5};
 pub use record::{Recorded, Service};
 pub use scenario::{
     Action, Arc, ArcRealm, CloudShellUser, Fault, Grant, Limit, LinkHost, Lro, Outcome, Role,
     Route, Scenario, UserIdentity,
 };
+pub use storage::{STORAGE_AUDIENCE, STORAGE_VERSION};
+pub use tls::{Issued, TestCa};
 
 /// Maps an IMDS `azEnvironment` name to the `arm_cloud` it implies (case-insensitive).
 pub fn arm_cloud_for(az_environment: &str) -> &'static str {
