@@ -16,6 +16,7 @@ use crate::cloud_shell;
 use crate::foreign::Foreign;
 use crate::ids::random_hex_upper;
 use crate::imds::Imds;
+use crate::key_vault::{self, KeyVaultService};
 use crate::links::Hosts;
 use crate::mi_hosts::{MiHosts, Sockets};
 use crate::proxy::{self, Targets};
@@ -36,6 +37,7 @@ pub struct Emulator {
     foreign: Listener,
     proxy: Listener,
     mi: MiHosts,
+    key_vault: Option<Listener>,
     ca: Arc<TestCa>,
     dir: PathBuf,
 }
@@ -65,6 +67,9 @@ impl Emulator {
         let foreign_socket = TcpListener::bind("127.0.0.1:0")?;
         let proxy_socket = TcpListener::bind("127.0.0.1:0")?;
         let mi_sockets = Sockets::bind(&scenario)?;
+        let key_vault_socket = (!scenario.key_vaults.is_empty())
+            .then(|| TcpListener::bind("127.0.0.1:0"))
+            .transpose()?;
         let mut own = vec![
             imds_socket.local_addr()?,
             arm_tls_socket.local_addr()?,
@@ -72,6 +77,9 @@ impl Emulator {
             foreign_socket.local_addr()?,
         ];
         own.extend(mi_sockets.addrs()?);
+        if let Some(socket) = &key_vault_socket {
+            own.push(socket.local_addr()?);
+        }
         let targets = Targets {
             own,
             arm_tls: arm_tls_socket.local_addr()?,
@@ -87,6 +95,24 @@ impl Emulator {
         let foreign: Arc<dyn Handler> = Arc::new(Foreign::new(Arc::clone(&shared)));
         let proxy_shared = Arc::clone(&shared);
         let authority_tls = Arc::clone(&pki.server);
+        let key_vault = match key_vault_socket {
+            Some(socket) => {
+                let names = key_vault::certificate_names(&shared.scenario.key_vaults);
+                let tls = pki
+                    .ca
+                    .issue("armi-emulator Key Vault", &names)
+                    .server_config_for(&names);
+                let handler: Arc<dyn Handler> = Arc::new(KeyVaultService::new(Arc::clone(&shared)));
+                Some(http_service(
+                    socket,
+                    &shared,
+                    "key-vault",
+                    handler,
+                    Some(tls),
+                )?)
+            }
+            None => None,
+        };
         Ok(Emulator {
             imds: http_service(imds_socket, &shared, "imds", imds, None)?,
             arm_tls: http_service(
@@ -102,6 +128,7 @@ impl Emulator {
                 proxy::serve(tcp, targets.clone(), Arc::clone(&proxy_shared))
             })?,
             mi: mi_sockets.serve(&shared, &dir, authority_tls)?,
+            key_vault,
             ca: pki.ca,
             shared,
             dir,
@@ -250,6 +277,28 @@ impl Emulator {
         self.shared.scenario.tenant_id.clone()
     }
 
+    /// `https://localhost:PORT`: the Key Vaults' listener, what `--vault-endpoint` names; a
+    /// vault is reached at `https://{vault}.localhost:PORT` ([`Emulator::key_vault_url_for`]),
+    /// a name clients must resolve to 127.0.0.1 themselves. Panics unless the scenario has
+    /// `key_vaults`.
+    pub fn key_vault_url(&self) -> String {
+        format!("https://localhost:{}", self.key_vault_port())
+    }
+
+    /// `https://{vault}.localhost:PORT`, as `https://{vault}.vault.azure.net` on Azure.
+    pub fn key_vault_url_for(&self, vault: &str) -> String {
+        format!(
+            "https://{}:{}",
+            key_vault::host_of(vault),
+            self.key_vault_port()
+        )
+    }
+
+    /// The Key Vaults' port on 127.0.0.1. Panics unless the scenario has `key_vaults`.
+    pub fn key_vault_port(&self) -> u16 {
+        running(&self.key_vault, "key_vaults").addr.port()
+    }
+
     /// PEM of the test CA that signed ARM's certificate.
     pub fn ca_file(&self) -> PathBuf {
         self.dir.join("ca.pem")
@@ -297,6 +346,7 @@ impl Drop for Emulator {
         ]
         .into_iter()
         .chain(self.mi.listeners())
+        .chain(self.key_vault.as_mut())
         {
             listener.join();
         }

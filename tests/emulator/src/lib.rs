@@ -44,11 +44,13 @@ mod identities;
 mod ids;
 mod imds;
 mod instance;
+mod key_vault;
 mod links;
 mod md5;
 mod mi_hosts;
 mod operations;
 mod paging;
+mod propagation;
 mod proxy;
 mod record;
 mod relay;
@@ -62,12 +64,15 @@ mod store;
 mod tls;
 mod token;
 mod vault;
+mod vaults;
 
 pub use azurite::{AZURITE_ACCOUNT, Azurite};
 pub use blob::{BlobClient, BlobReply, Downloaded, content_md5, hash_file};
 pub use cutter::{AnsweredBy, CutHook, Cutter, CutterOptions, Forwarded};
 pub use emulator::Emulator;
+pub use key_vault::vault_audience;
 pub use md5::{Md5, md5};
+pub use propagation::{Attaching, PendingGrant};
 pub use record::{Recorded, Service};
 pub use scenario::{
     Action, Arc, ArcRealm, CloudShellUser, Fault, Grant, Limit, LinkHost, Lro, Outcome, Role,
@@ -75,6 +80,7 @@ pub use scenario::{
 };
 pub use storage::{STORAGE_AUDIENCE, STORAGE_VERSION};
 pub use tls::{Issued, TestCa};
+pub use vaults::{KEY_VAULT_PAGE_LIMIT, KeyVault, Secret, SecretVersion, VaultAccess, VaultReader};
 
 /// Maps an IMDS `azEnvironment` name to the `arm_cloud` it implies (case-insensitive).
 pub fn arm_cloud_for(az_environment: &str) -> &'static str {

@@ -12,6 +12,8 @@ use rcgen::{
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
 pub struct Pki {
@@ -113,6 +115,44 @@ impl Issued {
     /// A TLS server presenting this certificate, speaking HTTP/1.1.
     pub fn server_config(&self) -> Arc<ServerConfig> {
         server_config(self.cert_der.clone(), &self.key)
+    }
+
+    /// A TLS server presenting this certificate to clients that name (SNI) one of `names`, or
+    /// no name at all (an IP address), and none to others: their handshake fails, as a
+    /// connection to a name that does not exist would.
+    pub fn server_config_for(&self, names: &[String]) -> Arc<ServerConfig> {
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key.serialize_der()));
+        let signing = rustls::crypto::ring::sign::any_supported_type(&key).expect("a P-256 key");
+        let certified = Arc::new(CertifiedKey::new(vec![self.cert_der.clone()], signing));
+        let resolver = Arc::new(OnlyNames {
+            names: names.iter().map(|n| n.to_ascii_lowercase()).collect(),
+            certified,
+        });
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut server = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_cert_resolver(resolver);
+        server.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Arc::new(server)
+    }
+}
+
+/// Presents one certificate, only to clients naming one of its names or none.
+#[derive(Debug)]
+struct OnlyNames {
+    names: Vec<String>,
+    certified: Arc<CertifiedKey>,
+}
+
+impl ResolvesServerCert for OnlyNames {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let known = match hello.server_name() {
+            None => true,
+            Some(name) => self.names.iter().any(|n| n.eq_ignore_ascii_case(name)),
+        };
+        known.then(|| Arc::clone(&self.certified))
     }
 }
 
