@@ -14,6 +14,7 @@ use crate::arm::Arm;
 use crate::azure_ml;
 use crate::cloud_shell;
 use crate::foreign::Foreign;
+use crate::identities;
 use crate::ids::random_hex_upper;
 use crate::imds::Imds;
 use crate::key_vault::{self, KeyVaultService};
@@ -322,6 +323,21 @@ impl Emulator {
     /// Every `access_token` IMDS and the other identity hosts handed out, oldest first.
     pub fn issued_tokens(&self) -> Vec<String> {
         self.shared.tokens.all()
+    }
+
+    /// An access token for `resource`, minted as IMDS would hand it to the VM's system
+    /// identity (or, without one, its first user-assigned identity), for test setup that
+    /// needs one without a request (a blob to put in place before armi runs). It counts among
+    /// [`Emulator::issued_tokens`]. Panics if the VM has no identity at all.
+    pub fn token_for(&self, resource: &str) -> String {
+        let scenario = &self.shared.scenario;
+        let identity = identities::system(scenario)
+            .or_else(|| identities::users(scenario).into_iter().next())
+            .expect("the scenario's VM has no identity");
+        self.shared
+            .tokens
+            .mint(scenario, &identity, resource)
+            .access_token
     }
 
     pub fn scenario(&self) -> &Scenario {
