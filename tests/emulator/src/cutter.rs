@@ -309,7 +309,7 @@ fn serve(tcp: TcpStream, state: &Arc<State>) -> io::Result<()> {
     let session = ServerConnection::new(Arc::clone(&state.server)).map_err(io::Error::other)?;
     let mut client: Downstream =
         BufReader::new(StreamOwned::new(session, Watchful::new(tcp, state)?));
-    let mut upstream: Option<Upstream> = None;
+    let mut upstream: Option<Link> = None;
     while let Some(request) = read_head(&mut client)? {
         // Wait for a hook that runs after a cut.
         drop(state.gate.read().unwrap_or_else(|e| e.into_inner()));
@@ -341,11 +341,18 @@ fn serve(tcp: TcpStream, state: &Arc<State>) -> io::Result<()> {
             }
             continue;
         }
+        // A connection Azurite may be closing is not used: the request's body could not be
+        // sent again on a fresh one.
+        if upstream.as_ref().is_some_and(|link| !link.usable()) {
+            upstream = None;
+        }
         let link = match upstream.as_mut() {
             Some(link) => link,
-            None => upstream.insert(connect(state)?),
+            None => upstream.insert(Link::open(state)?),
         };
-        let outcome = forward(&request, &mut client, link, state, &mut record)?;
+        link.last_used = Instant::now();
+        let outcome = forward(&request, &mut client, &mut link.stream, state, &mut record)?;
+        link.last_used = Instant::now();
         state.record(record);
         match outcome {
             Outcome::KeepBoth => {}
@@ -375,15 +382,46 @@ enum Outcome {
     Cut(u32),
 }
 
-fn connect(state: &Arc<State>) -> io::Result<Upstream> {
-    let tcp = TcpStream::connect_timeout(&state.upstream, Duration::from_secs(5))?;
-    let name = ServerName::IpAddress(state.upstream.ip().into());
-    let session =
-        ClientConnection::new(Arc::clone(&state.client), name).map_err(io::Error::other)?;
-    Ok(BufReader::new(StreamOwned::new(
-        session,
-        Watchful::new(tcp, state)?,
-    )))
+/// Azurite closes connections idle for 5 s (`--blobKeepAliveTimeout`); one idle for this
+/// long is not reused, so that a request never races that close.
+const UPSTREAM_IDLE: Duration = Duration::from_secs(3);
+
+/// A connection to Azurite.
+struct Link {
+    stream: Upstream,
+    raw: TcpStream,
+    last_used: Instant,
+}
+
+impl Link {
+    fn open(state: &Arc<State>) -> io::Result<Link> {
+        let tcp = TcpStream::connect_timeout(&state.upstream, Duration::from_secs(5))?;
+        let raw = tcp.try_clone()?;
+        let name = ServerName::IpAddress(state.upstream.ip().into());
+        let session =
+            ClientConnection::new(Arc::clone(&state.client), name).map_err(io::Error::other)?;
+        Ok(Link {
+            stream: BufReader::new(StreamOwned::new(session, Watchful::new(tcp, state)?)),
+            raw,
+            last_used: Instant::now(),
+        })
+    }
+
+    /// Not idle for long, and with nothing to read (a connection between answers that has
+    /// bytes waiting, or an end of stream, is being closed).
+    fn usable(&self) -> bool {
+        if self.last_used.elapsed() >= UPSTREAM_IDLE || !self.stream.buffer().is_empty() {
+            return false;
+        }
+        if self.raw.set_nonblocking(true).is_err() {
+            return false;
+        }
+        let quiet = matches!(
+            self.raw.peek(&mut [0u8; 1]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock
+        );
+        self.raw.set_nonblocking(false).is_ok() && quiet
+    }
 }
 
 /// Passes one request to Azurite and its answer back, cutting it if it is due.

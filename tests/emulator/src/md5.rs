@@ -155,22 +155,32 @@ fn compress(state: &mut [u32; 4], block: &[u8]) {
         m[i] = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
     }
     let [mut a, mut b, mut c, mut d] = *state;
-    for i in 0..64 {
-        let (f, g) = match i {
-            0..=15 => ((b & c) | (!b & d), i),
-            16..=31 => ((d & b) | (!d & c), (5 * i + 1) % 16),
-            32..=47 => (b ^ c ^ d, (3 * i + 5) % 16),
-            _ => (c ^ (b | !d), (7 * i) % 16),
-        };
-        let rotated = a
-            .wrapping_add(f)
-            .wrapping_add(SINES[i])
-            .wrapping_add(m[g])
-            .rotate_left(SHIFTS[i]);
-        a = d;
-        d = c;
-        c = b;
-        b = b.wrapping_add(rotated);
+    // One step: a = b + ((a + f(b, c, d) + m[g] + K[i]) <<< s), then the words rotate.
+    macro_rules! step {
+        ($f:expr, $i:expr, $g:expr) => {{
+            let rotated = a
+                .wrapping_add($f)
+                .wrapping_add(SINES[$i])
+                .wrapping_add(m[$g])
+                .rotate_left(SHIFTS[$i]);
+            a = d;
+            d = c;
+            c = b;
+            b = b.wrapping_add(rotated);
+        }};
+    }
+    // Written out round by round so the compiler sees constant indices and unrolls.
+    for i in 0..16 {
+        step!((b & c) | (!b & d), i, i);
+    }
+    for i in 16..32 {
+        step!((d & b) | (!d & c), i, (5 * i + 1) % 16);
+    }
+    for i in 32..48 {
+        step!(b ^ c ^ d, i, (3 * i + 5) % 16);
+    }
+    for i in 48..64 {
+        step!(c ^ (b | !d), i, (7 * i) % 16);
     }
     for (word, add) in state.iter_mut().zip([a, b, c, d]) {
         *word = word.wrapping_add(add);

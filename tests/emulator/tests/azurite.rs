@@ -239,5 +239,8 @@ fn a_token_minted_for_test_setup_opens_azurite_as_an_imds_one_does() {
     assert_eq!(emulator.issued_tokens(), [token.clone()]);
     let (ca, azurite) = shared_azurite();
     let client = BlobClient::new(&azurite.url(), ca.pem(), &token);
-    assert_eq!(client.create_container("setup").expect("create").status, 201);
+    assert_eq!(
+        client.create_container("setup").expect("create").status,
+        201
+    );
 }

@@ -313,3 +313,16 @@ fn host_style_urls_go_through_to_the_same_account() {
     assert_eq!((got.status, got.body.as_slice()), (200, &b"by name"[..]));
     assert_eq!(cutter.requests()[0].target, "/hosts/b");
 }
+
+#[test]
+fn an_upload_after_azurite_closed_an_idle_connection_goes_through() {
+    let cutter = cutter(CutterOptions::default());
+    let client = through(&cutter);
+    assert_eq!(client.create_container("idle").expect("create").status, 201);
+    // Azurite closes connections idle for 5 s; the client keeps its own to the cutter.
+    std::thread::sleep(Duration::from_millis(5500));
+    let put = client
+        .put_blob("idle", "b", &sample(1_000_000))
+        .expect("put");
+    assert_eq!(put.status, 201, "{}", put.text());
+}
