@@ -236,7 +236,7 @@ fn dropping_azurite_ends_its_process_and_removes_its_files() {
 fn a_token_minted_for_test_setup_opens_azurite_as_an_imds_one_does() {
     let emulator = Emulator::start(Scenario::default());
     let token = emulator.token_for(STORAGE_AUDIENCE);
-    assert_eq!(emulator.issued_tokens(), [token.clone()]);
+    assert_eq!(emulator.issued_tokens(), std::slice::from_ref(&token));
     let (ca, azurite) = shared_azurite();
     let client = BlobClient::new(&azurite.url(), ca.pem(), &token);
     assert_eq!(
