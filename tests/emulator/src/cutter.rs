@@ -22,6 +22,10 @@
 //!
 //! Both answers have Storage's real shape (see `storage`). Every request is recorded with the
 //! headers a resumable client's behaviour shows in ([`Forwarded`]).
+//!
+//! Not handled: `Expect: 100-continue` (ureq, hence armi and the blob client, never send it; a
+//! client that does, as curl does for large uploads, waits its own timeout, a second for curl,
+//! before sending the body).
 
 use std::io::{self, BufReader, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
