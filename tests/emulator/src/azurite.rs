@@ -221,8 +221,11 @@ fn spawn(ca: &TestCa, main: &Path, dir: &Path) -> Result<Azurite, String> {
 fn wait_until_listening(azurite: &mut Azurite, log_path: &Path) -> Result<u16, String> {
     let deadline = Instant::now() + START_TIMEOUT;
     let failed = |what: String, log: &str| {
-        // The directory goes with the Azurite value: keep the log in the message.
-        format!("{what}; its log ({}):\n{log}", log_path.display())
+        // The directory goes with the Azurite value: the log is kept in the message.
+        format!(
+            "{what}; its log ({}, removed with its directory):\n{log}",
+            log_path.display()
+        )
     };
     loop {
         let log = read_log(log_path);
