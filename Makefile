@@ -35,7 +35,7 @@ need = $(2) || { \
 has = command -v $(1) >/dev/null 2>&1
 rust-target = rustup target list --installed 2>/dev/null | grep -qx '$(1)' || rustup target add $(1)
 
-.PHONY: all build build-aarch64 musl-target aarch64-tools qemu emulator test test-aarch64 \
+.PHONY: all build build-aarch64 musl-target aarch64-tools qemu emulator azurite test test-aarch64 \
 	dist check-repro demo bench soak lint clean
 
 all: build
@@ -64,9 +64,19 @@ qemu:
 emulator:
 	$(CARGO) build --release --locked -p armi-emulator
 
+# Azurite (Microsoft's Storage emulator, pinned in tests/azurite/package-lock.json) for the blob
+# tests, installed with npm only when node_modules is missing or older than the lock file.
+AZURITE_DIR := tests/azurite
+azurite: $(AZURITE_DIR)/node_modules
+
+$(AZURITE_DIR)/node_modules: $(AZURITE_DIR)/package-lock.json $(AZURITE_DIR)/package.json
+	@$(call has,npm) || { echo "azurite: npm is missing: install Node.js 20 or later with npm" >&2; exit 1; }
+	npm ci --prefix $(AZURITE_DIR) --no-audit --no-fund
+	@touch $@
+
 # Unit and integration tests run against the release static binary (ARMI_BIN), then the
 # artifact checks, the empty chroot, and the VM-like run in a private network namespace.
-test: build emulator
+test: build emulator azurite
 	ARMI_BIN=$(CURDIR)/$(BIN) $(CARGO) test --locked --workspace
 	tests/artifact.sh $(BIN) $(EMULATOR)
 	tests/chroot.sh $(BIN) $(EMULATOR)

@@ -20,6 +20,8 @@ pub enum Service {
     AzureMl,
     /// Entra ID's token endpoint, for workload identity.
     Authority,
+    /// The Key Vaults of `Scenario::key_vaults`.
+    KeyVault,
 }
 
 /// One request as it arrived.
