@@ -62,6 +62,9 @@ pub struct Error {
     pub kind: Kind,
     pub message: String,
     pub hint: Option<String>,
+    /// The answer means "not yet" rather than "no" (a role assignment still propagating, an
+    /// identity not attached yet): `--wait-access` asks again.
+    pub not_yet: bool,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -72,6 +75,7 @@ impl Error {
             kind,
             message: message.into(),
             hint: None,
+            not_yet: false,
         }
     }
 
@@ -85,6 +89,12 @@ impl Error {
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Error {
         self.hint = Some(hint.into());
+        self
+    }
+
+    /// Marks the error as "not yet" when `yes`.
+    pub fn not_yet_if(mut self, yes: bool) -> Error {
+        self.not_yet |= yes;
         self
     }
 

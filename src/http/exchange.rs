@@ -113,7 +113,7 @@ impl Failure {
 
 /// Sorts an attempt's error by what to do about it, naming what failed: the service, or the
 /// proxy in front of it (`via`).
-fn classify(req: &Request, via: Option<&Proxy>, e: ureq::Error) -> Failure {
+pub(super) fn classify(req: &Request, via: Option<&Proxy>, e: ureq::Error) -> Failure {
     use std::io::ErrorKind as K;
     let service = req.service.label();
     let origin = origin_of(&req.url);
