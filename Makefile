@@ -88,7 +88,7 @@ test: build emulator azurite
 # --version, which a cross-built binary cannot print: it is skipped here, and the line after the
 # tests checks that the aarch64 binary names its own target instead.
 TEST_THREADS ?= 2
-test-aarch64: build-aarch64 qemu emulator
+test-aarch64: build-aarch64 qemu emulator azurite
 	ARMI_BIN=$(CURDIR)/tests/aarch64-run.sh ARMI_EXPECT_ARCH=aarch64 $(CARGO) test --locked --test armi -- \
 		--test-threads=$(TEST_THREADS)
 	@size=$$(stat -c %s $(BIN_AARCH64)) && [ "$$size" -le 2097152 ] \
@@ -108,7 +108,7 @@ check-repro: musl-target aarch64-tools
 demo: build emulator
 	@tests/demo.sh $(BIN) $(EMULATOR)
 
-bench: build build-aarch64 emulator
+bench: build build-aarch64 emulator azurite
 	tests/bench.sh $(BIN) $(EMULATOR)
 
 # Fault soak, not part of `make test` or CI: SOAK_RUNS (default 2000) runs of the release binary,

@@ -5,6 +5,7 @@ mod blobs;
 mod clouds;
 mod common;
 mod doctor;
+mod gibibyte;
 mod group;
 mod hostile;
 mod lists;
