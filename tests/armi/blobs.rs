@@ -340,3 +340,42 @@ fn urls_off_the_blob_hosts_and_bad_names_are_refused_before_anything_is_sent() {
     }
     assert!(emu.requests().is_empty(), "{:#?}", emu.requests());
 }
+
+#[test]
+fn a_closed_pipe_ends_the_download_quietly() {
+    use std::io::Read;
+    let emu = Emulator::start(Scenario::default());
+    let bytes = sample(8 << 20);
+    let c = container(&emu, "pipe", Some(("b.bin", &bytes)));
+    let url = format!("{}/{c}/b.bin", account(azurite().1.port()));
+    let mut child = std::process::Command::new(armi_bin())
+        .args(["blob", "get", &url])
+        .env_clear()
+        .env("ARMI_IMDS_ENDPOINT", emu.imds_url())
+        .env("SSL_CERT_FILE", both_cas(&emu))
+        .env("ARMI_BLOB_ENDPOINT", account(azurite().1.port()))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("armi runs");
+    let mut head = [0u8; 10];
+    child
+        .stdout
+        .take()
+        .expect("piped")
+        .read_exact(&mut head)
+        .expect("ten bytes");
+    assert_eq!(head, bytes[..10]);
+    let out = child.wait_with_output().expect("armi ends");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

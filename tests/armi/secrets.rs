@@ -310,3 +310,30 @@ fn file_never_writes_through_a_symbolic_link() {
     assert!(vault_requests(&emu).is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn token_writes_its_value_to_a_file_the_same_way() {
+    let emu = Emulator::start(Scenario::default());
+    let dir = scratch("token");
+    let path = dir.join("token");
+    let shown = path.to_string_lossy().into_owned();
+    let run = run(
+        &emu,
+        &["token", "https://storage.azure.com/", "--file", &shown],
+    );
+    run.expect_code(0);
+    assert!(run.stdout.is_empty(), "{run:#?}");
+    let token = std::fs::read_to_string(&path).expect("written");
+    assert!(
+        emu.issued_tokens().contains(&token),
+        "the file holds the token alone"
+    );
+    let mode = std::fs::metadata(&path)
+        .expect("there")
+        .permissions()
+        .mode()
+        & 0o7777;
+    assert_eq!(mode, 0o600);
+    run_with(&emu, &["token", "--file", &shown, "-o", "json"], &[]).expect_code(2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
