@@ -402,4 +402,46 @@ mod tests {
         }
         std::fs::remove_dir_all(&d).ok();
     }
+
+    #[test]
+    fn a_target_is_written_whole_with_its_mode_and_leaves_nothing_else() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = dir("target");
+        let path = d.join("out");
+        let target = Target::check(path.to_str().unwrap(), 0o640).unwrap();
+        target.write(b"first").unwrap();
+        target.write(b"second, longer").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"second, longer");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o640);
+        // Dropped without commit: the target keeps its old content, and nothing is left.
+        let mut pending = target.begin().unwrap();
+        pending.write_all(b"never seen").unwrap();
+        drop(pending);
+        assert_eq!(std::fs::read(&path).unwrap(), b"second, longer");
+        let names: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["out"]);
+        std::fs::remove_dir_all(&d).ok();
+    }
+
+    #[test]
+    fn a_target_is_never_a_link_a_directory_or_in_a_missing_directory() {
+        let d = dir("refused");
+        std::os::unix::fs::symlink(d.join("elsewhere"), d.join("link")).unwrap();
+        for (path, why) in [
+            (d.join("link"), "symbolic link"),
+            (d.clone(), "not a regular file"),
+            (d.join("none").join("out"), "cannot use"),
+            (PathBuf::from("/dev/null"), "not a regular file"),
+        ] {
+            let e = Target::check(path.to_str().unwrap(), 0o600).unwrap_err();
+            assert!(e.contains(why), "{path:?}: {e}");
+        }
+        assert!(Target::check("", 0o600).is_err());
+        assert!(Target::check("dir/", 0o600).is_err());
+        std::fs::remove_dir_all(&d).ok();
+    }
 }

@@ -147,3 +147,15 @@ fn a_timeout_shorter_than_the_wait_is_a_usage_error() {
         .expect_stderr("--timeout 60 ends before --wait-access 120");
     assert!(emu.requests().is_empty());
 }
+
+#[test]
+fn doctors_403_verdict_names_the_flag() {
+    let sc = Scenario {
+        grants: Vec::new(),
+        ..Scenario::default()
+    };
+    let emu = Emulator::start(sc);
+    let run = run(&emu, &["doctor"]);
+    run.expect_code(5);
+    assert!(run.stdout.contains("--wait-access SECS"), "{run:#?}");
+}
