@@ -112,6 +112,16 @@ impl BlobUrl {
         })
     }
 
+    /// The error with this blob's account and container in its hint's command.
+    fn named(&self, mut e: Error) -> Error {
+        if let Some(hint) = e.hint.as_mut() {
+            *hint = hint
+                .replace("ACCOUNT", &crate::text::shell_quote(&self.account))
+                .replace("CONTAINER", &self.container.replace('$', "\\$"));
+        }
+        e
+    }
+
     /// `container/blob`, for messages.
     pub fn shown(&self) -> String {
         clean(&format!("{}/{}", self.container, self.blob))
@@ -258,7 +268,7 @@ pub fn get(session: &Session, blob: &BlobUrl, receiver: &mut Receiver) -> Result
             .with_hint("run the download again to get the new version"))
         }
         Fetched::Refused { reply, after } => {
-            let mut e = failure(&what, &reply, Access::Read);
+            let mut e = blob.named(failure(&what, &reply, Access::Read));
             e.not_yet &= after == 0;
             Err(e)
         }
@@ -305,7 +315,7 @@ pub fn put(
     let request = session.request("PUT", &blob.url, headers, &what)?;
     let reply = session.http.upload(&request, &FileBody { file, len })?;
     if !(200..300).contains(&reply.status) || reply.gave_up.is_some() {
-        return Err(failure(&what, &reply, Access::Write));
+        return Err(blob.named(failure(&what, &reply, Access::Write)));
     }
     let mut out = Map::new();
     out.insert("url".into(), blob.url.to_url().into());
@@ -378,8 +388,7 @@ fn meaning(a: &Answer, access: Access) -> (Kind, Option<String>) {
                 "grant the identity the role {role} on the storage account or the container:\n  \
                  az role assignment create --assignee-object-id OBJECT_ID --assignee-principal-type \
                  ServicePrincipal --role '{role}' --scope \"$(az storage account show -n ACCOUNT \
-                 --query id -o tsv)/blobServices/default/containers/CONTAINER\"\n(`armi whoami` \
-                 shows the identity's object id)"
+                 --query id -o tsv)/blobServices/default/containers/CONTAINER\""
             )),
         ),
         (403, "AuthorizationFailure") => (

@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::files::{self, Links, Target};
 use crate::storage::{self, BlobUrl, MAX_PUT_BLOB, Receiver};
 use crate::text::echo;
+use crate::token::Token;
 
 pub static COMMAND: Command = Command {
     name: "blob",
@@ -152,7 +153,7 @@ fn get(ctx: &Ctx, url: &BlobUrl, file: Option<&Target>) -> Result<()> {
     let mut receiver = Receiver::new(out);
     let got = ctx.with_token(storage::AUDIENCE, &cloud, |token| {
         let session = storage::session(ctx.http, url, token.access_token.expose());
-        storage::get(&session, url, &mut receiver)
+        storage::get(&session, url, &mut receiver).map_err(|e| name_the_identity(e, token))
     });
     match got {
         Err(_) if receiver.closed => return Ok(()),
@@ -175,7 +176,19 @@ fn put(ctx: &Ctx, path: &std::path::Path, url: &BlobUrl) -> Result<()> {
         .map_err(|e| Error::failed(format!("FILE '{shown}': cannot read it: {e}")))?;
     let done = ctx.with_token(storage::AUDIENCE, &cloud, |token| {
         let session = storage::session(ctx.http, url, token.access_token.expose());
-        storage::put(&session, url, &file, size, &md5)
+        storage::put(&session, url, &file, size, &md5).map_err(|e| name_the_identity(e, token))
     })?;
     ctx.print_data(done)
+}
+
+/// Storage's refusal does not say who was refused: the hint's command gets the identity's
+/// object id from the token's claims.
+fn name_the_identity(mut e: Error, token: &Token) -> Error {
+    let oid = crate::claims::Claims::decode(token.access_token.expose())
+        .ok()
+        .and_then(|claims| claims.object_id());
+    if let (Some(hint), Some(oid)) = (e.hint.as_mut(), oid) {
+        *hint = hint.replace("OBJECT_ID", &crate::text::shell_quote(&oid));
+    }
+    e
 }

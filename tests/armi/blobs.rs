@@ -299,6 +299,12 @@ fn permission_mismatch_is_exit_5_naming_the_reader_role_and_the_flag() {
     run.expect_code(5)
         .expect_stderr("403 AuthorizationPermissionMismatch: This request is not authorized")
         .expect_stderr("'Storage Blob Data Reader'")
+        .expect_stderr(&format!(
+            "--assignee-object-id '{}'",
+            emu.scenario().system_object_id()
+        ))
+        .expect_stderr(&format!("storage account show -n 'devstoreaccount1'"))
+        .expect_stderr(&format!("/containers/{c}\""))
         .expect_stderr("--wait-access");
     let source = std::env::temp_dir().join(format!("armi-denied-put-{}", std::process::id()));
     std::fs::write(&source, "x").expect("written");

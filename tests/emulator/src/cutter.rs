@@ -146,6 +146,9 @@ struct State {
     /// the moment it closes the socket until its hook returns.
     gate: RwLock<()>,
     journal: Mutex<Vec<Forwarded>>,
+    /// Requests taken up and not yet recorded: the client may have its whole answer before
+    /// the cutter records it, so [`Cutter::requests`] waits for these.
+    in_flight: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Default)]
@@ -183,6 +186,7 @@ impl Cutter {
             counters: Mutex::new(Counters::default()),
             gate: RwLock::new(()),
             journal: Mutex::new(Vec::new()),
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
         });
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
@@ -212,8 +216,13 @@ impl Cutter {
         format!("https://{AZURITE_ACCOUNT}.blob.localhost:{}", self.port())
     }
 
-    /// Every request received so far, in order of completion.
+    /// Every request received so far, in order of completion, once those being answered are
+    /// recorded too (for at most a second).
     pub fn requests(&self) -> Vec<Forwarded> {
+        let until = Instant::now() + Duration::from_secs(1);
+        while self.state.in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         lock(&self.state.journal).clone()
     }
 
@@ -230,6 +239,22 @@ impl Drop for Cutter {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+/// One request between its head and its record (or the error that ends its connection).
+struct InFlight<'s>(&'s State);
+
+impl<'s> InFlight<'s> {
+    fn new(state: &'s State) -> InFlight<'s> {
+        state.in_flight.fetch_add(1, Ordering::SeqCst);
+        InFlight(state)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -315,6 +340,7 @@ fn serve(tcp: TcpStream, state: &Arc<State>) -> io::Result<()> {
         BufReader::new(StreamOwned::new(session, Watchful::new(tcp, state)?));
     let mut upstream: Option<Link> = None;
     while let Some(request) = read_head(&mut client)? {
+        let _taken = InFlight::new(state);
         // Wait for a hook that runs after a cut.
         drop(state.gate.read().unwrap_or_else(|e| e.into_inner()));
         let mut record = Forwarded::of(&request);
