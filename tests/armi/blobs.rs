@@ -303,7 +303,7 @@ fn permission_mismatch_is_exit_5_naming_the_reader_role_and_the_flag() {
             "--assignee-object-id '{}'",
             emu.scenario().system_object_id()
         ))
-        .expect_stderr(&format!("storage account show -n 'devstoreaccount1'"))
+        .expect_stderr("storage account show -n 'devstoreaccount1'")
         .expect_stderr(&format!("/containers/{c}\""))
         .expect_stderr("--wait-access");
     let source = std::env::temp_dir().join(format!("armi-denied-put-{}", std::process::id()));
