@@ -385,3 +385,50 @@ fn a_closed_pipe_ends_the_download_quietly() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_file_over_what_one_put_blob_takes_is_refused_before_anything_is_sent() {
+    let emu = Emulator::start(Scenario::default());
+    let dir = scratch("huge");
+    let huge = dir.join("huge.bin");
+    // Sparse: 5,001 MiB on paper, nothing on disk.
+    std::fs::File::create(&huge)
+        .and_then(|f| f.set_len(5001 << 20))
+        .expect("a sparse file");
+    let url = format!("{}/c1x/huge.bin", account(azurite().1.port()));
+    run_blob(
+        &emu,
+        azurite().1.port(),
+        &["blob", "put", &huge.to_string_lossy(), &url],
+    )
+    .expect_code(2)
+    .expect_stderr("over the 5,000 MiB one Put Blob takes");
+    assert!(emu.requests().is_empty(), "{:#?}", emu.requests());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn plain_http_endpoints_are_refused_off_this_machine() {
+    let emu = Emulator::start(Scenario::default());
+    run_with(
+        &emu,
+        &["blob", "get", "http://acct1.example.com/c1x/b"],
+        &[("ARMI_BLOB_ENDPOINT", "http://acct1.example.com")],
+    )
+    .expect_code(2)
+    .expect_stderr("ARMI_BLOB_ENDPOINT: 'http://acct1.example.com' is plain http");
+    run_with(
+        &emu,
+        &[
+            "secret",
+            "kv1",
+            "db",
+            "--vault-endpoint",
+            "http://vaults.example.com",
+        ],
+        &[],
+    )
+    .expect_code(2)
+    .expect_stderr("plain http on a host that is not this machine");
+    assert!(emu.requests().is_empty());
+}

@@ -159,3 +159,16 @@ fn doctors_403_verdict_names_the_flag() {
     run.expect_code(5);
     assert!(run.stdout.contains("--wait-access SECS"), "{run:#?}");
 }
+
+#[test]
+fn a_401_is_never_waited_for() {
+    let sc = vault_granted_after(Duration::ZERO).with_fault(Fault::status(
+        Route::KeyVault,
+        401,
+        Limit::Always,
+    ));
+    let emu = Emulator::start(sc);
+    let run = in_vault(&emu, &["secret", "kv1", "db", "--wait-access", "60"]);
+    run.expect_code(5).expect_stderr("401 Unauthorized");
+    assert!(run.elapsed < S(5), "{run:#?}");
+}
