@@ -5,17 +5,9 @@ median wall time, throughput and peak RSS of each, and the ratios. Figures, not 
 test: this machine is shared and noisy."""
 import os
 import statistics
-import subprocess
 import sys
 
-
-def measure(launcher, argv):
-    """(wall seconds, peak RSS KiB) of one run through the fork+wait4 launcher."""
-    out = subprocess.run([launcher, *argv], capture_output=True, text=True, check=True)
-    ns, rss, code = (int(x) for x in out.stdout.split())
-    if code != 0:
-        sys.exit(f"bench: {' '.join(argv)} failed with exit {code}: {out.stderr}")
-    return ns / 1e9, rss
+from bench import measure
 
 
 def alternate(launcher, contenders, runs):

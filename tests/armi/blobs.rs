@@ -2,8 +2,6 @@
 //! and through the cutter, which breaks downloads mid-body and answers Storage's "not yet"
 //! and "busy" (data-plane.md § 2).
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use armi_emulator::{
@@ -11,6 +9,7 @@ use armi_emulator::{
 };
 
 use crate::common::*;
+use crate::scratch::{dir as scratch, entries, mode_of};
 
 /// One Azurite for the whole test binary, with a CA of its own (each test's emulator has
 /// another): armi trusts both through one PEM file.
@@ -76,22 +75,6 @@ pub fn sample(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 31 % 251 + i / 7919) as u8).collect()
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("armi-blobs-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch directory");
-    dir
-}
-
-fn entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .expect("readable")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 fn cutter(options: CutterOptions) -> Cutter {
     let (ca, azurite) = azurite();
     Cutter::start(azurite, ca, options)
@@ -135,11 +118,7 @@ fn get_to_a_file_writes_it_whole_with_mode_0600() {
     );
     run.expect_code(0);
     assert!(std::fs::read(&path).expect("written") == bytes);
-    let mode = std::fs::metadata(&path)
-        .expect("there")
-        .permissions()
-        .mode()
-        & 0o7777;
+    let mode = mode_of(&path);
     assert_eq!(mode, 0o600);
     assert_eq!(entries(&dir), ["b.bin"]);
     let _ = std::fs::remove_dir_all(&dir);

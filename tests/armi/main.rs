@@ -11,6 +11,7 @@ mod hostile;
 mod lists;
 mod rest;
 mod retries;
+mod scratch;
 mod secrets;
 mod security;
 mod sources;

@@ -1,12 +1,10 @@
 //! `armi secret`: a Key Vault secret's value, versions, lists across pages, every denial shape,
 //! and `--file`, against the emulator's Key Vault (data-plane.md § 1).
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
-
 use armi_emulator::{KeyVault, SecretVersion};
 
 use crate::common::*;
+use crate::scratch::{dir as scratch, entries, mode_of};
 
 const VALUE: &str = "p@ss w0rd; with spaces, quotes ' \" and more";
 
@@ -35,23 +33,6 @@ fn vault_requests(emu: &Emulator) -> Vec<armi_emulator::Recorded> {
         .into_iter()
         .filter(|r| r.service == Service::KeyVault)
         .collect()
-}
-
-/// A fresh directory for `--file` tests.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("armi-secrets-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch directory");
-    dir
-}
-
-fn entries(dir: &std::path::Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .expect("readable")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 #[test]
@@ -252,11 +233,7 @@ fn file_gets_exactly_the_value_with_mode_0600_and_stdout_nothing() {
     run.expect_code(0);
     assert!(run.stdout.is_empty(), "{run:#?}");
     assert_eq!(std::fs::read_to_string(&path).expect("written"), VALUE);
-    let mode = std::fs::metadata(&path)
-        .expect("there")
-        .permissions()
-        .mode()
-        & 0o7777;
+    let mode = mode_of(&path);
     assert_eq!(mode, 0o600);
     assert_eq!(entries(&dir), ["db.secret"]);
     in_vault(
@@ -268,11 +245,7 @@ fn file_gets_exactly_the_value_with_mode_0600_and_stdout_nothing() {
         std::fs::read_to_string(&path).expect("replaced"),
         "api-value-1234"
     );
-    let mode = std::fs::metadata(&path)
-        .expect("there")
-        .permissions()
-        .mode()
-        & 0o7777;
+    let mode = mode_of(&path);
     assert_eq!(mode, 0o640);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -328,11 +301,7 @@ fn token_writes_its_value_to_a_file_the_same_way() {
         emu.issued_tokens().contains(&token),
         "the file holds the token alone"
     );
-    let mode = std::fs::metadata(&path)
-        .expect("there")
-        .permissions()
-        .mode()
-        & 0o7777;
+    let mode = mode_of(&path);
     assert_eq!(mode, 0o600);
     run_with(&emu, &["token", "--file", &shown, "-o", "json"], &[]).expect_code(2);
     let _ = std::fs::remove_dir_all(&dir);
