@@ -17,15 +17,7 @@ pub(super) fn exchange(
     cap: u64,
     timeout: Duration,
 ) -> std::result::Result<Reply, Failure> {
-    let mut builder = ureq::http::Request::builder()
-        .method(req.method)
-        .uri(&req.url);
-    for (k, v) in &req.headers {
-        builder = builder.header(*k, v);
-    }
-    if let Some(token) = req.bearer {
-        builder = builder.header("Authorization", format!("Bearer {token}"));
-    }
+    let mut builder = head(req);
     if req.body.is_some()
         && !req
             .headers
@@ -89,6 +81,21 @@ pub(super) fn exchange(
         body,
         gave_up: None,
     })
+}
+
+/// The request's method, URL, headers and token: what every attempt sends before its body
+/// (here, and for the streamed transfers).
+pub(super) fn head(req: &Request) -> ureq::http::request::Builder {
+    let mut builder = ureq::http::Request::builder()
+        .method(req.method)
+        .uri(&req.url);
+    for (k, v) in &req.headers {
+        builder = builder.header(*k, v);
+    }
+    if let Some(token) = req.bearer {
+        builder = builder.header("Authorization", format!("Bearer {token}"));
+    }
+    builder
 }
 
 /// What went wrong with one attempt, sorted by what to do about it.

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use ureq::SendBody;
 
-use super::exchange::{Failure, classify, unreachable};
+use super::exchange::{Failure, classify, head, unreachable};
 use super::retry::{self, Decision, Said};
 use super::{Http, Reply, Request, Route};
 use crate::error::{Error, Kind, Result};
@@ -270,15 +270,7 @@ fn send(
     upload: Option<&FileBody>,
     timeout: Duration,
 ) -> std::result::Result<Opened, Failure> {
-    let mut builder = ureq::http::Request::builder()
-        .method(req.method)
-        .uri(&req.url);
-    for (k, v) in &req.headers {
-        builder = builder.header(*k, v);
-    }
-    if let Some(token) = req.bearer {
-        builder = builder.header("Authorization", format!("Bearer {token}"));
-    }
+    let builder = head(req);
     let invalid = |e: ureq::http::Error| {
         Failure::Fatal(Error::usage(format!("{}: invalid request: {e}", req.what)))
     };
