@@ -124,10 +124,9 @@ fn a_gibibyte_goes_up_and_comes_back_byte_for_byte_in_bounded_memory() {
     let mib = mebibytes();
     let emu = Emulator::start(Scenario::default());
     let c = container(&emu, "gibibyte", None);
-    let dir =
-        Removed(std::env::temp_dir().join(format!("armi-blob-gibibyte-{}", std::process::id())));
-    std::fs::create_dir_all(&dir.0).expect("directory");
-    let dir = &dir.0;
+    let dir = std::env::temp_dir().join(format!("armi-blob-gibibyte-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("directory");
+    let _cleanup = Removed(dir.clone());
     let source = dir.join("source.bin");
     let back = dir.join("back.bin");
     big_file(&source, mib);
