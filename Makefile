@@ -36,7 +36,7 @@ need = $(2) || { \
 has = command -v $(1) >/dev/null 2>&1
 rust-target = rustup target list --installed 2>/dev/null | grep -qx '$(1)' || rustup target add $(1)
 
-.PHONY: all build build-aarch64 musl-target aarch64-tools qemu emulator test test-aarch64 \
+.PHONY: all build build-aarch64 musl-target aarch64-tools qemu emulator azurite test test-aarch64 \
 	dist check-repro demo bench soak lint clean package-tools test-tools test-packages
 
 all: build
@@ -65,6 +65,16 @@ qemu:
 emulator:
 	$(CARGO) build --release --locked -p armi-emulator
 
+# Azurite (Microsoft's Storage emulator, pinned in tests/azurite/package-lock.json) for the blob
+# tests, installed with npm only when node_modules is missing or older than the lock file.
+AZURITE_DIR := tests/azurite
+azurite: $(AZURITE_DIR)/node_modules
+
+$(AZURITE_DIR)/node_modules: $(AZURITE_DIR)/package-lock.json $(AZURITE_DIR)/package.json
+	@$(call has,npm) || { echo "azurite: npm is missing: install Node.js 20 or later with npm" >&2; exit 1; }
+	npm ci --prefix $(AZURITE_DIR) --no-audit --no-fund
+	@touch $@
+
 # Debian's dpkg-deb (in dpkg) and rpmbuild (in rpm) build the packages.
 package-tools:
 	@$(call need,dpkg-deb,$(call has,dpkg-deb),dpkg)
@@ -88,7 +98,7 @@ endef
 # Unit and integration tests run against the release static binary (ARMI_BIN), then the
 # artifact checks, the empty chroot, the VM-like run in a private network namespace, and the
 # package tests (which build dist/, so the aarch64 binary too).
-test: build emulator dist test-tools
+test: build emulator azurite dist test-tools
 	ARMI_BIN=$(CURDIR)/$(BIN) $(CARGO) test --locked --workspace
 	tests/artifact.sh $(BIN) $(EMULATOR)
 	tests/chroot.sh $(BIN) $(EMULATOR)
@@ -106,7 +116,7 @@ test-packages: dist emulator test-tools
 # --version, which a cross-built binary cannot print: it is skipped here, and the line after the
 # tests checks that the aarch64 binary names its own target instead.
 TEST_THREADS ?= 2
-test-aarch64: build-aarch64 qemu emulator
+test-aarch64: build-aarch64 qemu emulator azurite
 	ARMI_BIN=$(CURDIR)/tests/aarch64-run.sh ARMI_EXPECT_ARCH=aarch64 $(CARGO) test --locked --test armi -- \
 		--test-threads=$(TEST_THREADS)
 	@size=$$(stat -c %s $(BIN_AARCH64)) && [ "$$size" -le 2097152 ] \
@@ -128,7 +138,7 @@ check-repro: musl-target aarch64-tools package-tools
 demo: build emulator
 	@tests/demo.sh $(BIN) $(EMULATOR)
 
-bench: build build-aarch64 emulator
+bench: build build-aarch64 emulator azurite
 	tests/bench.sh $(BIN) $(EMULATOR)
 
 # Fault soak, not part of `make test` or CI: SOAK_RUNS (default 2000) runs of the release binary,

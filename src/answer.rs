@@ -56,6 +56,10 @@ impl Answer {
         if let Some(code) = &self.code {
             line.push(' ');
             line.push_str(code);
+            // Key Vault's `Forbidden` says little; its inner code says which denial it is.
+            if let Some(inner) = &self.inner_code {
+                line.push_str(&format!(" ({inner})"));
+            }
         }
         if !self.message.is_empty() {
             line.push_str(": ");
@@ -117,10 +121,9 @@ pub fn error(
         }
     };
     Error {
-        kind,
-        message,
         ids: Some(ids_line(reply)),
         hint,
+        ..Error::new(kind, message)
     }
 }
 

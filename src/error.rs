@@ -64,6 +64,9 @@ pub struct Error {
     /// The service's request ids and the time, when a service answered: what support asks for.
     pub ids: Option<String>,
     pub hint: Option<String>,
+    /// The answer means "not yet" rather than "no" (a role assignment still propagating, an
+    /// identity not attached yet): `--wait-access` asks again.
+    pub not_yet: bool,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -75,6 +78,7 @@ impl Error {
             message: message.into(),
             ids: None,
             hint: None,
+            not_yet: false,
         }
     }
 
@@ -88,6 +92,12 @@ impl Error {
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Error {
         self.hint = Some(hint.into());
+        self
+    }
+
+    /// Marks the error as "not yet" when `yes`.
+    pub fn not_yet_if(mut self, yes: bool) -> Error {
+        self.not_yet |= yes;
         self
     }
 

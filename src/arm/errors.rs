@@ -15,14 +15,32 @@ pub fn failure(what: &str, reply: &Reply) -> Error {
         ));
     }
     let retry = "ARM kept throttling or failing; raise --timeout to wait longer";
-    answer::error(what, reply, retry, meaning)
+    let mut not_yet = false;
+    let error = answer::error(what, reply, retry, |a| {
+        not_yet = a.status == 403 && a.code_is("AuthorizationFailed");
+        meaning(a)
+    });
+    error.not_yet_if(not_yet)
 }
 
 /// Another Azure API's refusal (`armi rest --resource`): the shared reading, and hints that do
 /// not assume ARM.
 pub fn api_failure(name: &str, what: &str, reply: &Reply) -> Error {
     let retry = format!("{name} kept throttling or failing; raise --timeout to wait longer");
-    answer::error(what, reply, &retry, |a| match a.status {
+    let mut not_yet = false;
+    let error = answer::error(what, reply, &retry, |a| {
+        not_yet = a.status == 403
+            && (a.code_is("AuthorizationFailed")
+                || a.code_is("AuthorizationPermissionMismatch")
+                || a.inner_code.as_deref() == Some("ForbiddenByRbac"));
+        api_meaning(name, a)
+    });
+    error.not_yet_if(not_yet)
+}
+
+/// Another Azure API's table: hints that do not assume ARM.
+fn api_meaning(name: &str, a: &Answer) -> (Kind, Option<String>) {
+    match a.status {
         401 => (
             Kind::Denied,
             Some(format!(
@@ -39,7 +57,7 @@ pub fn api_failure(name: &str, what: &str, reply: &Reply) -> Error {
         404 => (Kind::NotFound, None),
         500..=599 => (Kind::GaveUp, None),
         _ => (Kind::Failed, None),
-    })
+    }
 }
 
 /// ARM's table.

@@ -59,6 +59,21 @@ impl<'a> Session<'a> {
         body: Option<Vec<u8>>,
         what: &str,
     ) -> Result<Reply> {
+        let mut request = self.request(method, url, headers, what)?;
+        request.body = body;
+        self.http.send(&request)
+    }
+
+    /// The request with the token to `url`, once `url` is checked to be on this session's
+    /// origin: for [`Session::send`], and for the transfers that stream their bodies
+    /// (`Http::download`, `Http::upload`).
+    pub fn request<'r>(
+        &'r self,
+        method: &'r str,
+        url: &Url,
+        headers: Vec<(&'r str, String)>,
+        what: &str,
+    ) -> Result<Request<'r>> {
         // Callers pass URLs that were checked already; checking again here keeps the promise
         // even if a caller someday does not.
         if !self.origin.allows(url) {
@@ -68,14 +83,14 @@ impl<'a> Session<'a> {
                 self.origin.describe()
             )));
         }
-        self.http.send(&Request {
+        Ok(Request {
             service: self.service,
             method,
             url: url.to_url(),
             what: what.to_string(),
             headers,
             bearer: Some(self.token),
-            body,
+            body: None,
         })
     }
 

@@ -336,7 +336,14 @@ fn fail(detail: String, fix: Option<String>, kind: Kind) -> Outcome {
     }
 }
 
-/// An armi error as a failed step: its message, its hint as the fix, its kind.
+/// An armi error as a failed step: its message, its hint as the fix, its kind. A "not yet"
+/// (a role still propagating, an identity not attached yet) names `--wait-access`.
 fn failed(e: &Error) -> Outcome {
-    fail(e.to_string(), e.hint.clone(), e.kind)
+    let mut fix = e.hint.clone();
+    if e.not_yet {
+        let line = "if this was granted or attached in the last minutes, it may not have taken \
+                    effect yet: commands wait for it with --wait-access SECS";
+        fix = Some(fix.map_or_else(|| line.to_string(), |hint| format!("{hint}\n{line}")));
+    }
+    fail(e.to_string(), fix, e.kind)
 }

@@ -173,6 +173,44 @@ pub const CA_FILE: Flag = Flag {
         "trust these roots for ARM instead of the built-in ones",
     )
 };
+pub const WAIT_ACCESS: Flag = flag(
+    "wait-access",
+    Some("SECS"),
+    "while a 403 means \"not yet\" (a new role still propagating) or IMDS does not know a new \
+     identity yet, ask again with backoff for up to SECS (default 0: off)",
+);
+pub const VAULT_ENDPOINT: Flag = Flag {
+    env: Some("ARMI_VAULT_ENDPOINT"),
+    ..own(
+        "vault-endpoint",
+        Some("URL"),
+        "Key Vault base URL for emulators: vaults are {vault}.HOST:PORT; http:// only for \
+         loopback hosts",
+    )
+};
+pub const BLOB_ENDPOINT: Flag = Flag {
+    env: Some("ARMI_BLOB_ENDPOINT"),
+    ..own(
+        "blob-endpoint",
+        Some("URL"),
+        "Storage for emulators: an account's blob endpoint, or the HOST:PORT below which \
+         accounts are ({account}.HOST:PORT); http:// only for loopback hosts",
+    )
+};
+pub const FILE: Flag = Flag {
+    completes: Completes::File,
+    ..own(
+        "file",
+        Some("PATH"),
+        "write to PATH instead of stdout, atomically (a temporary file beside it, synced, then \
+         renamed; never through a symbolic link); on failure PATH is unchanged",
+    )
+};
+pub const MODE: Flag = own(
+    "mode",
+    Some("OCTAL"),
+    "the --file's permissions (default 0600)",
+);
 pub const VERBOSE: Flag = Flag {
     short: Some('v'),
     ..flag(
@@ -255,6 +293,11 @@ pub const ALL_FLAGS: &[&Flag] = &[
     &OUTPUT,
     &SOURCE,
     &TIMEOUT,
+    &WAIT_ACCESS,
+    &VAULT_ENDPOINT,
+    &BLOB_ENDPOINT,
+    &FILE,
+    &MODE,
     &CA_FILE,
     &VERBOSE,
     &HELP,
@@ -277,7 +320,10 @@ pub const IDENTITY: &[&Flag] = &[
 ];
 
 /// The flags of every command that calls ARM.
-pub const ARM: &[&Flag] = &[&ARM_ENDPOINT, &API_VERSION];
+pub const ARM: &[&Flag] = &[&ARM_ENDPOINT, &API_VERSION, &WAIT_ACCESS];
+
+/// `--file` and its `--mode`.
+pub const TO_FILE: &[&Flag] = &[&FILE, &MODE];
 
 /// `-s` and `-g`, for the commands about one subscription and one group.
 pub const SCOPE: &[&Flag] = &[&SUBSCRIPTION, &RESOURCE_GROUP];

@@ -3,6 +3,7 @@
 //! completions are made from. What several commands share (the context, the token, the scope,
 //! printing) is here.
 
+mod blob;
 mod doctor;
 mod get;
 mod group;
@@ -10,7 +11,9 @@ mod groups;
 mod instance;
 mod resources;
 mod rest;
+mod secret;
 mod target;
+mod to_file;
 mod token;
 mod whoami;
 
@@ -46,6 +49,8 @@ pub static COMMANDS: &[&Command] = &[
     &get::COMMAND,
     &rest::COMMAND,
     &token::COMMAND,
+    &secret::COMMAND,
+    &blob::COMMAND,
     &instance::COMMAND,
     &whoami::COMMAND,
     &doctor::COMMAND,
@@ -130,6 +135,23 @@ impl Ctx<'_> {
     /// A token for this cloud's ARM.
     pub fn arm_token(&self, cloud: &Cloud) -> Result<Token> {
         self.token_for(cloud.arm_audience, cloud)
+    }
+
+    /// Runs `call` with a token for `resource`; while the answer means "not yet" (a role still
+    /// propagating, an identity not attached yet), asks for a new token and calls again, for
+    /// up to `--wait-access` (`access::until_allowed`).
+    pub fn with_token<T>(
+        &self,
+        resource: &str,
+        cloud: &Cloud,
+        mut call: impl FnMut(&Token) -> Result<T>,
+    ) -> Result<T> {
+        let mut done = None;
+        crate::access::until_allowed(self.http, self.settings.wait_access, &mut || {
+            done = Some(call(&self.token_for(resource, cloud)?)?);
+            Ok(())
+        })?;
+        done.ok_or_else(|| Error::failed("internal: the call ended without an answer"))
     }
 
     /// A token for `resource` from the identity host.

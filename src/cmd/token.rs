@@ -1,10 +1,11 @@
 //! `armi token [RESOURCE]`: an access token from the managed identity, for scripts that call an
 //! API themselves.
 
-use super::{Command, Ctx, Job};
+use super::{Command, Ctx, Job, to_file};
 use crate::cli::{Args, Output, Outputs, flags};
 use crate::cloud::Cloud;
 use crate::error::Result;
+use crate::files::Target;
 use crate::output;
 use crate::text::shell_quote;
 use crate::token::Token;
@@ -30,8 +31,9 @@ Output:
         "armi token https://vault.azure.net -o header | curl -sH @- \\",
         "    'https://myvault.vault.azure.net/secrets/db?api-version=7.4'",
         "armi token -q expires_at -o tsv",
+        "armi token https://storage.azure.com/ --file /run/app/token --wait-access 60",
     ],
-    flags: &[flags::IDENTITY],
+    flags: &[flags::IDENTITY, flags::TO_FILE, &[&flags::WAIT_ACCESS]],
     not_here: &[
         (
             &flags::SUBSCRIPTION,
@@ -56,6 +58,7 @@ Output:
 
 struct TokenJob {
     resource: Option<String>,
+    file: Option<Target>,
 }
 
 fn parse(args: &mut Args) -> Result<Box<dyn Job>> {
@@ -63,7 +66,8 @@ fn parse(args: &mut Args) -> Result<Box<dyn Job>> {
     if let Some(resource) = &resource {
         crate::token::check_audience(resource, "RESOURCE")?;
     }
-    Ok(Box::new(TokenJob { resource }))
+    let file = to_file::parse(args)?;
+    Ok(Box::new(TokenJob { resource, file }))
 }
 
 impl Job for TokenJob {
@@ -76,7 +80,10 @@ impl Job for TokenJob {
             .resource
             .clone()
             .unwrap_or_else(|| cloud.arm_audience.to_string());
-        let token = ctx.token_for(&resource, &cloud)?;
+        let token = ctx.with_token(&resource, &cloud, |token| Ok(token.clone()))?;
+        if let Some(file) = &self.file {
+            return to_file::write(file, token.access_token.expose().as_bytes());
+        }
         match ctx.output {
             Output::Own("raw") => {
                 output::print(format!("{}\n", token.access_token.expose()).as_bytes())

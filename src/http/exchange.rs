@@ -17,16 +17,7 @@ pub(super) fn exchange(
     cap: u64,
     timeout: Duration,
 ) -> std::result::Result<Reply, Failure> {
-    let mut builder = ureq::http::Request::builder()
-        .method(req.method)
-        .uri(&req.url);
-    for (k, v) in &req.headers {
-        builder = builder.header(*k, v);
-    }
-    builder = builder.header("x-ms-client-request-id", super::client_request_id());
-    if let Some(token) = req.bearer {
-        builder = builder.header("Authorization", format!("Bearer {token}"));
-    }
+    let mut builder = head(req);
     if req.body.is_some()
         && !req
             .headers
@@ -92,6 +83,22 @@ pub(super) fn exchange(
     })
 }
 
+/// The request's method, URL, headers and token: what every attempt sends before its body
+/// (here, and for the streamed transfers).
+pub(super) fn head(req: &Request) -> ureq::http::request::Builder {
+    let mut builder = ureq::http::Request::builder()
+        .method(req.method)
+        .uri(&req.url);
+    for (k, v) in &req.headers {
+        builder = builder.header(*k, v);
+    }
+    builder = builder.header("x-ms-client-request-id", super::client_request_id());
+    if let Some(token) = req.bearer {
+        builder = builder.header("Authorization", format!("Bearer {token}"));
+    }
+    builder
+}
+
 /// What went wrong with one attempt, sorted by what to do about it.
 #[derive(Debug)]
 pub(super) enum Failure {
@@ -114,7 +121,7 @@ impl Failure {
 
 /// Sorts an attempt's error by what to do about it, naming what failed: the service, or the
 /// proxy in front of it (`via`).
-fn classify(req: &Request, via: Option<&Proxy>, e: ureq::Error) -> Failure {
+pub(super) fn classify(req: &Request, via: Option<&Proxy>, e: ureq::Error) -> Failure {
     use std::io::ErrorKind as K;
     let service = req.service.label();
     let origin = origin_of(&req.url);

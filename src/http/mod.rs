@@ -14,6 +14,7 @@ pub mod proxy;
 mod request;
 mod resolve;
 pub mod retry;
+mod stream;
 pub mod tls;
 
 use std::cell::{Cell, OnceCell, RefCell};
@@ -32,6 +33,7 @@ pub use proxy::ProxyEnv;
 pub use request::{Reply, Request, Service};
 pub use retry::Deadline;
 use retry::{Decision, Said, Why};
+pub use stream::{Fetched, FileBody, Opened, Sink, Stream};
 
 use crate::error::{Error, Kind, Result};
 use crate::text::seconds;

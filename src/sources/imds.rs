@@ -144,7 +144,14 @@ fn failure(what: &str, reply: &Reply, identity: Option<&Identity>) -> Error {
     }
     let retry = "IMDS kept answering with a transient error; it documents 410 for up to 70 s during updates. \
                  Raise --timeout to wait longer; -v shows each retry";
-    answer::error(what, reply, retry, |a| meaning(a, identity))
+    // An identity attached seconds ago is "not found" until IMDS learns of it (10-20 s on a
+    // VM, 30-40 s on a scale set): --wait-access asks again.
+    let mut not_yet = false;
+    let error = answer::error(what, reply, retry, |a| {
+        not_yet = a.status == 400 && identity.is_some() && a.lower().contains("identity not found");
+        meaning(a, identity)
+    });
+    error.not_yet_if(not_yet)
 }
 
 /// IMDS's own table: what its statuses and texts mean, and the fix.

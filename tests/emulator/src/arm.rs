@@ -252,11 +252,10 @@ impl Arm {
     /// Refuses the call unless the caller may perform `action` over `scope`: reading needs
     /// any role there, everything else a writer's.
     fn authorize(&self, call: &Call, action: &str, scope: &str) -> Result<(), ArmError> {
-        let scenario = &self.shared.scenario;
         let allowed = if action.ends_with("/read") {
-            scenario.can_read(&call.caller.oid, scope)
+            self.shared.can_read(&call.caller.oid, scope)
         } else {
-            scenario.can_write(&call.caller.oid, scope)
+            self.shared.can_write(&call.caller.oid, scope)
         };
         if allowed {
             Ok(())

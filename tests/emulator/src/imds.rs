@@ -130,7 +130,8 @@ impl Imds {
                 "Required audience parameter not specified",
             )
         })?;
-        let identity = choose_identity(scenario, request)?;
+        let known = |identity: &Identity| !self.shared.still_attaching(identity);
+        let identity = choose_identity(scenario, request, &known)?;
         let minted = self.shared.tokens.mint(scenario, &identity, &resource);
         // Field order of the recorded real answers (alphabetical); every value a string.
         let mut body = Map::new();
@@ -212,14 +213,22 @@ fn api_version(request: &Request, endpoint: &Endpoint) -> Result<String, Failure
         .ok_or(Failure::ApiVersion)
 }
 
-/// The identity a token request designates (protocol.md §1.1, §1.3, §1.4 known issue).
-fn choose_identity(scenario: &Scenario, request: &Request) -> Result<Identity, Failure> {
+/// The identity a token request designates (protocol.md §1.1, §1.3, §1.4 known issue), among
+/// those IMDS already `known`s (one just attached is not, for a while: data-plane.md §3).
+fn choose_identity(
+    scenario: &Scenario,
+    request: &Request,
+    known: &dyn Fn(&Identity) -> bool,
+) -> Result<Identity, Failure> {
     let selectors: Vec<(&str, String)> = SELECTORS
         .iter()
         .filter_map(|key| request.query(key).map(|value| (*key, value)))
         .collect();
     let system = identities::system(scenario);
-    let users = identities::users(scenario);
+    let users: Vec<Identity> = identities::users(scenario)
+        .into_iter()
+        .filter(|u| known(u))
+        .collect();
     let not_found = || fail(400, "invalid_request", "Identity not found");
     if scenario.imds_ignores_selectors {
         return system.ok_or_else(not_found);
@@ -241,7 +250,9 @@ fn choose_identity(scenario: &Scenario, request: &Request) -> Result<Identity, F
                 "object_id" => Selector::Object,
                 _ => Selector::Resource,
             };
-            identities::find(scenario, selector, value).ok_or_else(not_found)
+            identities::find(scenario, selector, value)
+                .filter(|identity| known(identity))
+                .ok_or_else(not_found)
         }
         _ => Err(fail(
             400,

@@ -9,7 +9,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use armi_emulator::{
-    Arc, Emulator, Fault, Grant, Lro, Outcome, Scenario, UserIdentity, arm_cloud_for,
+    AZURITE_ACCOUNT, Arc, Azurite, BlobClient, Emulator, Fault, Grant, KeyVault, Lro, Outcome,
+    PendingGrant, Role, STORAGE_AUDIENCE, Scenario, UserIdentity, arm_cloud_for,
 };
 
 mod fault_flag;
@@ -54,6 +55,20 @@ OPTIONS:
     --vault                   the foreign host acts as a Key Vault, at
                               ARMI_VAULT_ENDPOINT (every secret's value is s3cr3t);
                               it takes tokens whose audience is that URL
+
+  Data planes:
+    --keyvault NAME           a Key Vault NAME (repeatable) with secrets db-password (two
+                              versions) and api-key, readable by every identity of the VM;
+                              adds ARMI_VAULT_ENDPOINT=https://localhost:PORT (the vault is
+                              NAME.localhost:PORT, which clients resolve to 127.0.0.1)
+    --azurite                 start Azurite (tests/azurite, `make azurite`) with a
+                              certificate from the same CA, holding container demo with
+                              blob hello.txt; adds ARMI_BLOB_ENDPOINT (the account,
+                              host-style: https://devstoreaccount1.blob.localhost:PORT),
+                              ARMI_BLOB_URL (the demo blob) and ARMI_AZURITE_URL (path-style)
+    --propagation SECS        the VM's role assignments (ARM Reader on its group, Key Vault
+                              readers) take effect only SECS after start, as a new role
+                              assignment does (for --wait-access)
 
   Other managed-identity hosts (each adds the variables that host sets):
     --arc                     Azure Arc agent: IDENTITY_ENDPOINT, IMDS_ENDPOINT, and
@@ -144,6 +159,9 @@ struct Options {
     service_fabric: bool,
     azure_ml: bool,
     workload: bool,
+    key_vaults: Vec<String>,
+    azurite: bool,
+    propagation: Option<u64>,
     env_file: Option<PathBuf>,
     exit_on_stdin_eof: bool,
     log: bool,
@@ -212,6 +230,9 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
             "--service-fabric" => options.service_fabric = true,
             "--azure-ml" => options.azure_ml = true,
             "--workload" => options.workload = true,
+            "--keyvault" => options.key_vaults.push(vault_name(&value()?)?),
+            "--azurite" => options.azurite = true,
+            "--propagation" => options.propagation = Some(number(&flag, &value()?)?),
             "--exit-on-stdin-eof" => options.exit_on_stdin_eof = true,
             "--log" => options.log = true,
             "-h" | "--help" => options.help = true,
@@ -278,6 +299,23 @@ fn arm_cloud(raw: &str) -> Result<String, String> {
                 "--arm-cloud wants AzurePublicCloud, AzureUSGovernmentCloud or AzureChinaCloud, got '{raw}'"
             )
         })
+}
+
+/// Vault names are 3–24 letters, digits and `-`, starting with a letter, not ending in `-`,
+/// without `--`.
+fn vault_name(raw: &str) -> Result<String, String> {
+    let valid = (3..=24).contains(&raw.len())
+        && raw.starts_with(|c: char| c.is_ascii_alphabetic())
+        && !raw.ends_with('-')
+        && !raw.contains("--")
+        && raw.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if valid {
+        Ok(raw.to_string())
+    } else {
+        Err(format!(
+            "--keyvault wants a vault name (3-24 letters, digits and -), got '{raw}'"
+        ))
+    }
 }
 
 fn lro_kind(raw: &str) -> Result<String, String> {
@@ -356,26 +394,91 @@ fn scenario(options: &Options) -> Scenario {
     scenario.service_fabric = options.service_fabric;
     scenario.azure_ml = options.azure_ml;
     scenario.workload = options.workload;
+    let readers = vm_principals(&scenario);
+    let delay = Duration::from_secs(options.propagation.unwrap_or(0));
+    for name in &options.key_vaults {
+        let vault = readers.iter().fold(demo_vault(name), |vault, reader| {
+            vault.readable_after(reader, delay)
+        });
+        scenario.key_vaults.push(vault);
+    }
+    if options.propagation.is_some() {
+        delay_grants(&mut scenario, &readers, delay);
+    }
     scenario
+}
+
+/// The object ids of the VM's own identities.
+fn vm_principals(scenario: &Scenario) -> Vec<String> {
+    let system = scenario
+        .system_identity
+        .then(|| scenario.system_object_id());
+    system
+        .into_iter()
+        .chain(scenario.user_identities.iter().map(|u| u.object_id.clone()))
+        .collect()
+}
+
+/// A vault with the demo's secrets: `db-password` in two versions, `api-key`.
+fn demo_vault(name: &str) -> KeyVault {
+    KeyVault::new(name)
+        .with_secret("db-password", "old-password")
+        .with_secret("db-password", "s3cr3t")
+        .with_secret("api-key", "k-0123456789")
+}
+
+/// Turns the ARM grants of `principals` into grants that take effect only after `delay`.
+fn delay_grants(scenario: &mut Scenario, principals: &[String], delay: Duration) {
+    let ours = |grant: &Grant| {
+        principals
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(&grant.principal_object_id))
+    };
+    let (readers, others): (Vec<Grant>, Vec<Grant>) =
+        scenario.grants.drain(..).partition(|g| ours(g));
+    let (writers, other_writers): (Vec<Grant>, Vec<Grant>) =
+        scenario.writers.drain(..).partition(|g| ours(g));
+    scenario.grants = others;
+    scenario.writers = other_writers;
+    let pending = readers
+        .into_iter()
+        .map(|grant| (Role::Reader, grant))
+        .chain(writers.into_iter().map(|grant| (Role::Contributor, grant)));
+    for (role, grant) in pending {
+        scenario.pending_grants.push(PendingGrant {
+            role,
+            grant,
+            effective_after: delay,
+        });
+    }
 }
 
 fn run(options: Options) -> Result<(), String> {
     let emulator =
         Emulator::try_start(scenario(&options)).map_err(|e| format!("cannot start: {e}"))?;
     emulator.set_log(options.log);
+    let azurite = match options.azurite {
+        true => Some(start_azurite(&emulator)?),
+        false => None,
+    };
     signals::install();
     // The projected token lives at one path that the kubelet rewrites before it expires.
     let token_file = options
         .workload
         .then(|| emulator.write_federated_token(false));
+    let world = World {
+        emulator: &emulator,
+        azurite: azurite.as_ref(),
+        token_file: token_file.as_deref(),
+    };
     let written = match &options.env_file {
-        Some(path) => Some(write_env_file(&emulator, path, token_file.as_deref())?),
+        Some(path) => Some(write_env_file(&world, path)?),
         None => None,
     };
     let ca = written
         .as_ref()
         .map_or_else(|| emulator.ca_file(), |w| w.ca.clone());
-    println!("{}", env_lines(&emulator, &ca, token_file.as_deref()));
+    println!("{}", env_lines(&world, &ca));
     if options.exit_on_stdin_eof {
         std::thread::spawn(|| {
             let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
@@ -397,20 +500,74 @@ fn run(options: Options) -> Result<(), String> {
         let _ = std::fs::remove_file(&written.env);
         let _ = std::fs::remove_file(&written.ca);
     }
+    drop(azurite);
     drop(emulator);
     Ok(())
+}
+
+/// What the printed variables describe.
+struct World<'a> {
+    emulator: &'a Emulator,
+    azurite: Option<&'a Azurite>,
+    token_file: Option<&'a Path>,
+}
+
+/// The demo's blob: container and name.
+const DEMO_CONTAINER: &str = "demo";
+const DEMO_BLOB: &str = "hello.txt";
+
+/// Azurite with a certificate from the emulator's CA, holding the demo blob (put with a token
+/// the emulator minted, so Azurite took it as it takes the VM's).
+fn start_azurite(emulator: &Emulator) -> Result<Azurite, String> {
+    let azurite = Azurite::try_start(emulator.ca())?;
+    let token = emulator.token_for(STORAGE_AUDIENCE);
+    let client = BlobClient::new(&azurite.url(), emulator.ca().pem(), &token);
+    let created = client
+        .create_container(DEMO_CONTAINER)
+        .map_err(|e| format!("Azurite: creating the demo container: {e}"))?;
+    let put = client
+        .put_blob(
+            DEMO_CONTAINER,
+            DEMO_BLOB,
+            b"Hello from Azurite, read as this VM.\n",
+        )
+        .map_err(|e| format!("Azurite: putting the demo blob: {e}"))?;
+    if created.status != 201 || put.status != 201 {
+        return Err(format!(
+            "Azurite refused the demo blob: {} {}",
+            created.status,
+            put.text()
+        ));
+    }
+    Ok(azurite)
 }
 
 /// The kubelet renews a projected token at 80 % of its hour.
 const TOKEN_REFRESH: Duration = Duration::from_secs(48 * 60);
 
-fn env_lines(emulator: &Emulator, ca: &Path, token_file: Option<&Path>) -> String {
+fn env_lines(world: &World, ca: &Path) -> String {
+    let emulator = world.emulator;
     let mut vars = vec![
         ("ARMI_IMDS_ENDPOINT", emulator.imds_url()),
         ("ARMI_ARM_ENDPOINT", emulator.arm_url()),
         ("SSL_CERT_FILE", ca.display().to_string()),
     ];
-    vars.extend(host_vars(emulator, token_file));
+    vars.extend(host_vars(emulator, world.token_file));
+    if !emulator.scenario().key_vaults.is_empty() {
+        vars.push(("ARMI_VAULT_ENDPOINT", emulator.key_vault_url()));
+    }
+    if let Some(azurite) = world.azurite {
+        let account = format!(
+            "https://{AZURITE_ACCOUNT}.blob.localhost:{}",
+            azurite.port()
+        );
+        vars.push((
+            "ARMI_BLOB_URL",
+            format!("{account}/{DEMO_CONTAINER}/{DEMO_BLOB}"),
+        ));
+        vars.push(("ARMI_BLOB_ENDPOINT", account));
+        vars.push(("ARMI_AZURITE_URL", azurite.url()));
+    }
     vars.iter()
         .map(|(name, value)| format!("{name}={value}"))
         .collect::<Vec<_>>()
@@ -472,11 +629,8 @@ struct Written {
 
 /// Writes the CA copy, then the env file, each under a temporary name renamed into place, so a
 /// reader polling for the env file finds it whole and finds the CA it names.
-fn write_env_file(
-    emulator: &Emulator,
-    path: &Path,
-    token_file: Option<&Path>,
-) -> Result<Written, String> {
+fn write_env_file(world: &World, path: &Path) -> Result<Written, String> {
+    let emulator = world.emulator;
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
@@ -493,7 +647,7 @@ fn write_env_file(
     let ca = dir.join(format!("{name}.ca.pem"));
     let pem = std::fs::read(emulator.ca_file()).map_err(|e| format!("reading the CA: {e}"))?;
     write_atomically(&ca, &pem)?;
-    let lines = env_lines(emulator, &ca, token_file);
+    let lines = env_lines(world, &ca);
     write_atomically(&env, format!("{lines}\n").as_bytes())?;
     Ok(Written { env, ca })
 }
@@ -606,7 +760,12 @@ mod tests {
             parse(args(&["--service-fabric", "--azure-ml", "--workload"])).expect("valid");
         let emulator = Emulator::start(scenario(&options));
         let token_file = emulator.write_federated_token(false);
-        let lines = env_lines(&emulator, Path::new("/ca.pem"), Some(&token_file));
+        let world = World {
+            emulator: &emulator,
+            azurite: None,
+            token_file: Some(&token_file),
+        };
+        let lines = env_lines(&world, Path::new("/ca.pem"));
         for name in [
             "ARMI_IMDS_ENDPOINT=http://127.0.0.1:",
             "IDENTITY_ENDPOINT=https://127.0.0.1:",
@@ -631,14 +790,24 @@ mod tests {
         let options = parse(args(&["--vault"])).expect("valid");
         let emulator = Emulator::start(scenario(&options));
         assert!(emulator.scenario().vault);
-        let lines = env_lines(&emulator, Path::new("/ca.pem"), None);
+        let world = World {
+            emulator: &emulator,
+            azurite: None,
+            token_file: None,
+        };
+        let lines = env_lines(&world, Path::new("/ca.pem"));
         let vault = format!("ARMI_VAULT_ENDPOINT={}", emulator.foreign_url());
         assert!(
             lines.lines().any(|line| line == vault),
             "{vault} missing in {lines}"
         );
         let plain = Emulator::start(scenario(&parse(args(&[])).expect("valid")));
-        assert!(!env_lines(&plain, Path::new("/ca.pem"), None).contains("ARMI_VAULT_ENDPOINT"));
+        let plain = World {
+            emulator: &plain,
+            azurite: None,
+            token_file: None,
+        };
+        assert!(!env_lines(&plain, Path::new("/ca.pem")).contains("ARMI_VAULT_ENDPOINT"));
     }
 
     #[test]
@@ -715,6 +884,42 @@ mod tests {
 
     fn scenario_of(list: &[&str]) -> Scenario {
         scenario(&parse(args(list)).expect("valid flags"))
+    }
+
+    #[test]
+    fn data_plane_flags_add_vaults_and_delay_the_vm_grants() {
+        let options = parse(args(&["--keyvault", "kv-demo", "--propagation=30"])).expect("valid");
+        let scenario = scenario(&options);
+        let system = scenario.system_object_id();
+        assert_eq!(scenario.key_vaults.len(), 1);
+        let vault = &scenario.key_vaults[0];
+        assert_eq!(vault.name, "kv-demo");
+        assert!(vault.secret("db-password").is_some() && vault.secret("api-key").is_some());
+        assert_eq!(vault.readers[0].principal_object_id, system);
+        assert_eq!(vault.readers[0].effective_after, Duration::from_secs(30));
+        assert!(
+            !scenario
+                .grants
+                .iter()
+                .any(|g| g.principal_object_id == system)
+        );
+        let pending = &scenario.pending_grants;
+        assert!(pending.iter().any(|p| p.grant.principal_object_id == system
+            && p.effective_after == Duration::from_secs(30)));
+        for bad in ["kv", "9vault", "kv--demo", "kv-demo-", "kv_demo"] {
+            assert!(parse(args(&["--keyvault", bad])).is_err(), "{bad}");
+        }
+        let emulator = Emulator::start(scenario);
+        let world = World {
+            emulator: &emulator,
+            azurite: None,
+            token_file: None,
+        };
+        let lines = env_lines(&world, Path::new("/ca.pem"));
+        assert!(
+            lines.contains("ARMI_VAULT_ENDPOINT=https://localhost:"),
+            "{lines}"
+        );
     }
 
     #[test]

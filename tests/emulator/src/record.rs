@@ -22,6 +22,8 @@ pub enum Service {
     Authority,
     /// AKS identity binding's token proxy in front of Entra ID.
     TokenProxy,
+    /// The Key Vaults of `Scenario::key_vaults`.
+    KeyVault,
 }
 
 /// One request as it arrived.

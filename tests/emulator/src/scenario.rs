@@ -7,6 +7,8 @@
 use std::time::Duration;
 
 use crate::ids::stable_guid;
+use crate::propagation::{Attaching, PendingGrant};
+use crate::vaults::{KEY_VAULT_PAGE_LIMIT, KeyVault};
 
 /// Everything the emulated Azure knows. `Default` is a VM in the public cloud whose
 /// system-assigned identity is Reader on the VM's own resource group.
@@ -94,6 +96,16 @@ pub struct Scenario {
     pub token_proxy: Option<TokenProxy>,
     /// IMDS offers its second generation (certificate-bound tokens, preview, Windows only).
     pub imds_v2: bool,
+    /// Key Vaults served on their own TLS listener, each at `{name}.localhost:PORT`
+    /// (`Emulator::key_vault_url`), to tokens for `https://vault.azure.net` (the cloud's).
+    pub key_vaults: Vec<KeyVault>,
+    /// Key Vault lists come in pages of at most this many secrets (Key Vault's own is 25); a
+    /// request's `maxresults` makes pages smaller, never larger.
+    pub key_vault_page_size: usize,
+    /// Role assignments that ARM honours only some time after the emulator starts.
+    pub pending_grants: Vec<PendingGrant>,
+    /// User-assigned identities IMDS does not know yet during the emulator's first seconds.
+    pub attaching: Vec<Attaching>,
 }
 
 /// AKS identity binding's token proxy: the name its certificate is for, which clients send as
@@ -250,6 +262,8 @@ pub enum Route {
     Authority,
     /// every request to AKS identity binding's token proxy
     TokenProxy,
+    /// every request to the Key Vaults of `Scenario::key_vaults`
+    KeyVault,
 }
 
 #[derive(Clone, Debug)]
@@ -340,6 +354,10 @@ impl Default for Scenario {
             },
             token_proxy: None,
             imds_v2: false,
+            key_vaults: Vec::new(),
+            key_vault_page_size: KEY_VAULT_PAGE_LIMIT,
+            pending_grants: Vec::new(),
+            attaching: Vec::new(),
         };
         // The system identity's grant comes first: tests change `grants[0]` to move it.
         let own_group = scenario.group_scope(&scenario.resource_group);
@@ -412,6 +430,40 @@ impl Scenario {
             Role::Reader => self.grants.push(grant),
             Role::Contributor => self.writers.push(grant),
         }
+        self
+    }
+
+    /// The scenario with a role assignment that ARM honours only `delay` after the emulator
+    /// started (a grant still propagating): until then, 403 `AuthorizationFailed`.
+    pub fn with_grant_after(
+        mut self,
+        role: Role,
+        principal_object_id: &str,
+        scope: &str,
+        delay: Duration,
+    ) -> Self {
+        self.pending_grants.push(PendingGrant {
+            role,
+            grant: Grant::new(principal_object_id, scope),
+            effective_after: delay,
+        });
+        self
+    }
+
+    /// The scenario with user-assigned identity `name` (one of `user_identities`) unknown to
+    /// IMDS for the emulator's first `delay`: 400 `Identity not found`, as right after it was
+    /// attached to the VM.
+    pub fn with_identity_attaching(mut self, name: &str, delay: Duration) -> Self {
+        self.attaching.push(Attaching {
+            identity: name.into(),
+            for_first: delay,
+        });
+        self
+    }
+
+    /// The scenario with one more Key Vault.
+    pub fn with_key_vault(mut self, vault: KeyVault) -> Self {
+        self.key_vaults.push(vault);
         self
     }
 

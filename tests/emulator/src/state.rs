@@ -25,6 +25,8 @@ pub struct Shared {
     pub federation: Federation,
     /// Where the listeners are, for the links ARM hands out.
     pub hosts: Hosts,
+    /// When the emulator started: grants that propagate count from here.
+    pub started: Instant,
     world: Mutex<World>,
     stopping: AtomicBool,
     log: AtomicBool,
@@ -45,6 +47,7 @@ impl Shared {
                 operations: Operations::default(),
             }),
             hosts,
+            started: Instant::now(),
             scenario,
             journal: Journal::default(),
             tokens: TokenBook::default(),
