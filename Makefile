@@ -1,5 +1,6 @@
 # armi: `make` builds the static release binary; `make test` runs every test; `make dist` builds
-# the release tarballs (x86_64 and aarch64, static musl, reproducible).
+# the release tarballs and the .deb and .rpm packages (x86_64 and aarch64, static musl,
+# reproducible).
 TARGET   := x86_64-unknown-linux-musl
 AARCH64  := aarch64-unknown-linux-musl
 BIN      := target/$(TARGET)/release/armi
@@ -35,8 +36,8 @@ need = $(2) || { \
 has = command -v $(1) >/dev/null 2>&1
 rust-target = rustup target list --installed 2>/dev/null | grep -qx '$(1)' || rustup target add $(1)
 
-.PHONY: all build build-aarch64 musl-target aarch64-tools qemu emulator test test-aarch64 \
-	dist check-repro demo bench soak storm storm-sim lint clean
+.PHONY: all build build-aarch64 musl-target aarch64-tools qemu emulator azurite test test-aarch64 \
+	dist check-repro demo bench soak storm storm-sim lint clean package-tools test-tools test-packages
 
 all: build
 
@@ -64,13 +65,50 @@ qemu:
 emulator:
 	$(CARGO) build --release --locked -p armi-emulator
 
+# Azurite (Microsoft's Storage emulator, pinned in tests/azurite/package-lock.json) for the blob
+# tests, installed with npm only when node_modules is missing or older than the lock file.
+AZURITE_DIR := tests/azurite
+azurite: $(AZURITE_DIR)/node_modules
+
+$(AZURITE_DIR)/node_modules: $(AZURITE_DIR)/package-lock.json $(AZURITE_DIR)/package.json
+	@$(call has,npm) || { echo "azurite: npm is missing: install Node.js 20 or later with npm" >&2; exit 1; }
+	npm ci --prefix $(AZURITE_DIR) --no-audit --no-fund
+	@touch $@
+
+# Debian's dpkg-deb (in dpkg) and rpmbuild (in rpm) build the packages.
+package-tools:
+	@$(call need,dpkg-deb,$(call has,dpkg-deb),dpkg)
+	@$(call need,rpmbuild and rpm2archive,$(call has,rpmbuild) && $(call has,rpm2archive),rpm)
+
+# What the man page, completion, package and cloud-init checks run: mandoc and man-db, the three
+# shells (bash with bash-completion), tmux to give zsh a terminal, cloud-init's schema validator.
+test-tools: package-tools
+	@$(call need,mandoc and man,$(call has,mandoc) && $(call has,man) && $(call has,lexgrog),mandoc man-db)
+	@$(call need,bash-completion zsh fish and tmux,[ -f /usr/share/bash-completion/bash_completion ] && $(call has,zsh) && $(call has,fish) && $(call has,tmux),bash-completion zsh fish tmux)
+	@$(call need,cloud-init,$(call has,cloud-init),cloud-init)
+
+# The generated man page and completions in their programs, the packages in dist/ installed and
+# removed, and examples/cloud-init.yaml validated and run against the emulator.
+define package-tests
+	tests/completions.sh $(BIN)
+	tests/packages.sh $(VERSION) $(CURDIR)/$(BIN)
+	tests/cloud-init.sh dist/armi-$(VERSION)-$(TARGET).tar.gz $(EMULATOR)
+endef
+
 # Unit and integration tests run against the release static binary (ARMI_BIN), then the
-# artifact checks, the empty chroot, and the VM-like run in a private network namespace.
-test: build emulator
+# artifact checks, the empty chroot, the VM-like run in a private network namespace, and the
+# package tests (which build dist/, so the aarch64 binary too).
+test: build emulator azurite dist test-tools
 	ARMI_BIN=$(CURDIR)/$(BIN) $(CARGO) test --locked --workspace
 	tests/artifact.sh $(BIN) $(EMULATOR)
 	tests/chroot.sh $(BIN) $(EMULATOR)
 	tests/vm-like.sh $(BIN) $(EMULATOR)
+	tests/readme.sh $(BIN) $(EMULATOR)
+	$(package-tests)
+
+# The package tests alone.
+test-packages: dist emulator test-tools
+	$(package-tests)
 
 # The integration tests against the aarch64 binary under qemu-user (no binfmt_misc needed:
 # the wrapper calls qemu-aarch64-static itself). TEST_THREADS: how many tests run at once.
@@ -78,7 +116,7 @@ test: build emulator
 # --version, which a cross-built binary cannot print: it is skipped here, and the line after the
 # tests checks that the aarch64 binary names its own target instead.
 TEST_THREADS ?= 2
-test-aarch64: build-aarch64 qemu emulator
+test-aarch64: build-aarch64 qemu emulator azurite
 	ARMI_BIN=$(CURDIR)/tests/aarch64-run.sh ARMI_EXPECT_ARCH=aarch64 $(CARGO) test --locked --test armi -- \
 		--test-threads=$(TEST_THREADS)
 	@size=$$(stat -c %s $(BIN_AARCH64)) && [ "$$size" -le 2097152 ] \
@@ -86,19 +124,21 @@ test-aarch64: build-aarch64 qemu emulator
 	@v=$$(tests/aarch64-run.sh --version) && case "$$v" in *"$(AARCH64)"*) echo "test-aarch64: ok: $$v" ;; \
 		*) echo "test-aarch64: FAIL: --version under qemu printed: $$v" >&2; exit 1 ;; esac
 
-# dist/armi-VERSION-TARGET.tar.gz for both targets, and dist/SHA256SUMS.
-dist: build build-aarch64
+# dist/armi-VERSION-TARGET.tar.gz for both targets, the .deb and .rpm packages of each (man page
+# and completions from the x86_64 binary's --generate), and dist/SHA256SUMS of them all.
+dist: build build-aarch64 package-tools
 	tests/dist.sh $(VERSION) $(TARGET)=$(BIN) $(AARCH64)=$(BIN_AARCH64)
+	tests/dist-packages.sh $(VERSION) $(CURDIR)/$(BIN) $(TARGET)=$(BIN) $(AARCH64)=$(BIN_AARCH64)
 
 # Builds dist twice, from two copies of this tree at different paths with their own target
-# directories, and compares the SHA256SUMS.
-check-repro: musl-target aarch64-tools
+# directories, and compares the SHA256SUMS (tarballs and packages).
+check-repro: musl-target aarch64-tools package-tools
 	tests/check-repro.sh
 
 demo: build emulator
 	@tests/demo.sh $(BIN) $(EMULATOR)
 
-bench: build build-aarch64 emulator
+bench: build build-aarch64 emulator azurite
 	tests/bench.sh $(BIN) $(EMULATOR)
 
 # Fault soak, not part of `make test` or CI: SOAK_RUNS (default 2000) runs of the release binary,

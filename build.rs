@@ -2,7 +2,9 @@
 //!
 //! - `ARMI_TARGET`: the target triple this binary is built for (`x86_64-unknown-linux-musl`);
 //! - `ARMI_COMMIT`: the short hash of the checked-out commit, or `unknown` when git is missing or
-//!   the source is not a git checkout of armi itself.
+//!   the source is not a git checkout of armi itself;
+//! - `ARMI_SOURCE_DATE_EPOCH`: the time of that commit in seconds since 1970, for the man page's
+//!   date; outside a checkout, `SOURCE_DATE_EPOCH`, else 0.
 //!
 //! Nothing here depends on the time, the user or the path of the checkout, so release builds stay
 //! byte-for-byte reproducible. Cargo re-runs this script only when HEAD moves (the HEAD file, the
@@ -18,7 +20,19 @@ fn main() {
     println!("cargo:rustc-env=ARMI_TARGET={target}");
     let dir =
         PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let commit = commit(&dir).unwrap_or_else(|| "unknown".into());
+    let commit = commit(&dir);
+    // The commit's time moves only with HEAD, which `commit` watches; the variable is watched
+    // only when it is used, so that builds with and without it in a checkout share their work.
+    let seconds = match &commit {
+        Some(_) => git(&dir, &["log", "-1", "--format=%ct", "HEAD"]),
+        None => {
+            println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
+            env::var("SOURCE_DATE_EPOCH").ok()
+        }
+    };
+    let seconds: u64 = seconds.and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+    println!("cargo:rustc-env=ARMI_SOURCE_DATE_EPOCH={seconds}");
+    let commit = commit.unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=ARMI_COMMIT={commit}");
 }
 

@@ -56,6 +56,10 @@ impl Answer {
         if let Some(code) = &self.code {
             line.push(' ');
             line.push_str(code);
+            // Key Vault's `Forbidden` says little; its inner code says which denial it is.
+            if let Some(inner) = &self.inner_code {
+                line.push_str(&format!(" ({inner})"));
+            }
         }
         if !self.message.is_empty() {
             line.push_str(": ");
@@ -105,15 +109,33 @@ pub fn error(
 ) -> Error {
     let answer = Answer::read(reply);
     let message = format!("{what}: {}", answer.line());
-    if let Some(why) = &reply.gave_up {
-        return Error::new(Kind::GaveUp, format!("{message} ({why})")).with_hint(retry_hint);
+    let (kind, hint, message) = match &reply.gave_up {
+        Some(why) => (
+            Kind::GaveUp,
+            Some(retry_hint.to_string()),
+            format!("{message} ({why})"),
+        ),
+        None => {
+            let (kind, hint) = meaning(&answer);
+            (kind, hint, message)
+        }
+    };
+    Error {
+        ids: Some(ids_line(reply)),
+        hint,
+        ..Error::new(kind, message)
     }
-    let (kind, hint) = meaning(&answer);
-    let error = Error::new(kind, message);
-    match hint {
-        Some(hint) => error.with_hint(hint),
-        None => error,
-    }
+}
+
+/// The line support pastes: the service's request ids, this run's client request id, the time.
+pub fn ids_line(reply: &Reply) -> String {
+    let mut ids: Vec<String> = reply.service_ids().into_iter().collect();
+    ids.push(format!(
+        "x-ms-client-request-id {}",
+        crate::http::client_request_id()
+    ));
+    ids.push(crate::time::rfc3339(crate::time::now()));
+    ids.join(", ")
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 use crate::identity::Identity;
 use crate::text::clean;
-use crate::token::rfc3339;
+use crate::time::rfc3339;
 
 /// The claims of an access token.
 #[derive(Debug, Clone)]

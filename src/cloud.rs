@@ -15,6 +15,12 @@ pub struct Cloud {
     pub arm_audience: &'static str,
     /// Entra ID's authority host (workload identity's token exchange).
     pub authority: &'static str,
+    /// Key Vault: vaults are `{vault}.{vault_suffix}`, and their tokens are for
+    /// `https://{vault_suffix}`.
+    pub vault_suffix: &'static str,
+    /// Storage: blob hosts are `{account}.blob.{storage_suffix}` (the token's audience,
+    /// `https://storage.azure.com/`, is the same in every cloud).
+    pub storage_suffix: &'static str,
 }
 
 /// Every cloud armi knows; the first is the default.
@@ -25,6 +31,8 @@ pub const CLOUDS: [Cloud; 4] = [
         arm_endpoint: "https://management.azure.com",
         arm_audience: "https://management.azure.com/",
         authority: "https://login.microsoftonline.com",
+        vault_suffix: "vault.azure.net",
+        storage_suffix: "core.windows.net",
     },
     Cloud {
         name: "AzureUSGovernmentCloud",
@@ -32,6 +40,8 @@ pub const CLOUDS: [Cloud; 4] = [
         arm_endpoint: "https://management.usgovcloudapi.net",
         arm_audience: "https://management.usgovcloudapi.net/",
         authority: "https://login.microsoftonline.us",
+        vault_suffix: "vault.usgovcloudapi.net",
+        storage_suffix: "core.usgovcloudapi.net",
     },
     Cloud {
         name: "AzureChinaCloud",
@@ -39,6 +49,8 @@ pub const CLOUDS: [Cloud; 4] = [
         arm_endpoint: "https://management.chinacloudapi.cn",
         arm_audience: "https://management.chinacloudapi.cn/",
         authority: "https://login.chinacloudapi.cn",
+        vault_suffix: "vault.azure.cn",
+        storage_suffix: "core.chinacloudapi.cn",
     },
     // Retired, but IMDS still documents the name; mapped so that an old image says something exact.
     Cloud {
@@ -47,6 +59,8 @@ pub const CLOUDS: [Cloud; 4] = [
         arm_endpoint: "https://management.microsoftazure.de",
         arm_audience: "https://management.microsoftazure.de/",
         authority: "https://login.microsoftonline.de",
+        vault_suffix: "vault.microsoftazure.de",
+        storage_suffix: "core.cloudapi.de",
     },
 ];
 

@@ -61,7 +61,12 @@ impl Kind {
 pub struct Error {
     pub kind: Kind,
     pub message: String,
+    /// The service's request ids and the time, when a service answered: what support asks for.
+    pub ids: Option<String>,
     pub hint: Option<String>,
+    /// The answer means "not yet" rather than "no" (a role assignment still propagating, an
+    /// identity not attached yet): `--wait-access` asks again.
+    pub not_yet: bool,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -71,7 +76,9 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            ids: None,
             hint: None,
+            not_yet: false,
         }
     }
 
@@ -85,6 +92,12 @@ impl Error {
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Error {
         self.hint = Some(hint.into());
+        self
+    }
+
+    /// Marks the error as "not yet" when `yes`.
+    pub fn not_yet_if(mut self, yes: bool) -> Error {
+        self.not_yet |= yes;
         self
     }
 
@@ -103,8 +116,13 @@ impl Error {
             return String::new();
         }
         let mut out = format!("armi: {}\n", redact(&self.message));
+        if let Some(ids) = &self.ids {
+            out.push_str(&format!("ids: {}\n", redact(ids)));
+        }
         if let Some(hint) = &self.hint {
-            out.push_str(&format!("hint: {}\n", redact(hint)));
+            for line in redact(hint).lines() {
+                out.push_str(&format!("hint: {line}\n"));
+            }
         }
         out
     }

@@ -3,7 +3,7 @@
 # doing the same requests as `armi group` (instance metadata, token, resource group).
 set -euo pipefail
 imds=$ARMI_IMDS_ENDPOINT arm=$ARMI_ARM_ENDPOINT
-instance=$(curl -sSf --noproxy '*' -H Metadata:true "$imds/metadata/instance?api-version=2021-02-01")
+instance=$(curl -sSf --noproxy '*' -H Metadata:true "$imds/metadata/instance?api-version=2021-12-13")
 sub=$(jq -r .compute.subscriptionId <<<"$instance")
 rg=$(jq -r .compute.resourceGroupName <<<"$instance")
 token=$(curl -sSf --noproxy '*' -H Metadata:true \

@@ -27,4 +27,6 @@ for n in 5000 50000; do
     grep -v "^#data" "$dir/list-$n/result"
 done
 python3 "$here/bench.py" growth "$dir/list-5000/result" "$dir/list-50000/result"
+# The data planes: a 1 GiB blob against curl, a Key Vault secret against curl | jq.
+"$here/bench-data-plane.sh" "$armi" "$emulator" "$dir/bench-measure"
 rm -rf "$dir"

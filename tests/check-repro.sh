@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Reproducibility: `make dist` twice from the same sources and commit, in two copies of this tree
 # at different paths (so the source path, the target directory and every cached artifact differ),
-# the second with another umask, time zone and locale; then compares dist/SHA256SUMS.
+# the second with another umask, time zone and locale; then compares dist/SHA256SUMS, which
+# covers the tarballs and the .deb and .rpm packages.
 # Both builds are cold (about twice the time of `make dist` from scratch).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +37,17 @@ else
     for t in x86_64 aarch64; do
         cmp "$work"/a/armi/target/"$t"-unknown-linux-musl/release/armi \
             "$work"/second-build/src/armi/target/"$t"-unknown-linux-musl/release/armi >&2 || true
+    done
+    # Where two packages differ: their metadata and file lists side by side.
+    for package in "$work"/a/armi/dist/*.deb "$work"/a/armi/dist/*.rpm; do
+        other="$work/second-build/src/armi/dist/${package##*/}"
+        cmp -s "$package" "$other" && continue
+        case $package in
+            *.deb) show() { dpkg-deb --info "$1"; dpkg-deb --contents "$1"; } ;;
+            *.rpm) show() { rpm -qpi "$1"; rpm -qp --dump "$1"; } ;;
+        esac
+        echo "${package##*/} differs:" >&2
+        diff <(show "$package" 2>&1) <(show "$other" 2>&1) >&2 || true
     done
     exit 1
 fi

@@ -6,7 +6,8 @@ start_emulator() {
     "$emulator" --env-file "$dir/env" "$@" >/dev/null &
     EMULATOR_PIDS="${EMULATOR_PIDS:-} $!"
     trap 'kill $EMULATOR_PIDS 2>/dev/null || true' EXIT
-    for _ in $(seq 1 100); do
+    # EMULATOR_WAIT_TICKS: how many 50 ms ticks to wait (Azurite takes seconds to start).
+    for _ in $(seq 1 "${EMULATOR_WAIT_TICKS:-100}"); do
         [ -f "$dir/env" ] && break
         sleep 0.05
     done

@@ -5,9 +5,9 @@
 use armi::arm::Url;
 use armi::error::Error;
 
-/// An error as armi reports it, whatever the input: one `armi: ` line, at most one `hint: ` line
-/// after it, and nothing a terminal would act on (no control characters, so no escape sequences
-/// and no forged extra lines).
+/// An error as armi reports it, whatever the input: one `armi: ` line, then at most one `ids: `
+/// line and a few `hint: ` lines (a fix with a command to paste has one of its own), and nothing a terminal would act on (no
+/// control characters, so no escape sequences and no forged extra lines).
 pub fn assert_one_error(error: &Error) {
     let report = error.report();
     assert!(
@@ -16,22 +16,29 @@ pub fn assert_one_error(error: &Error) {
     );
     let lines: Vec<&str> = report.split_terminator('\n').collect();
     assert!(
-        matches!(lines.len(), 1 | 2),
-        "report is not one error line and at most one hint: {report:?}"
+        (1..=6).contains(&lines.len()),
+        "report is not one error line and a few ids and hint lines: {report:?}"
     );
     assert!(lines[0].starts_with("armi: "), "{report:?}");
-    if let Some(hint) = lines.get(1) {
-        assert!(hint.starts_with("hint: "), "{report:?}");
+    assert!(
+        lines.iter().filter(|l| l.starts_with("ids: ")).count() <= 1,
+        "{report:?}"
+    );
+    for more in &lines[1..] {
+        assert!(
+            more.starts_with("hint: ") || more.starts_with("ids: "),
+            "{report:?}"
+        );
     }
     for line in lines {
         assert_one_line(line);
     }
 }
 
-/// Text armi shows inside a message: no control characters.
+/// Text armi shows inside a message: no control, invisible or direction-changing characters.
 pub fn assert_one_line(text: &str) {
     assert!(
-        !text.chars().any(char::is_control),
+        !text.chars().any(armi::text::is_unsafe),
         "control character in shown text: {text:?}"
     );
 }

@@ -1,13 +1,16 @@
 //! A token endpoint's answer body (IMDS and every other identity host) → `Token::parse`, then
 //! everything armi prints from a token.
 //!
-//! Checked: a parsed token fits an `Authorization` header (visible ASCII only) and prints as it
-//! parsed; a refused body is one clean error line; the token itself never appears in an error
+//! Checked: a parsed token is an RFC 6750 b64token of at most 16 KiB with token type Bearer, so
+//! it fits an `Authorization` header and no shell or header can read it as more than one word;
+//! it prints as it parsed; any text, quoted for a shell as `-o env` prints it, reads back as one
+//! word equal to itself; a refused body is one clean error line; the token itself never appears in an error
 //! or in `Debug` (the body is parsed again with a marker as its access_token).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-use armi::token::{Token, rfc3339};
+use armi::text::shell_quote;
+use armi::token::{Token, is_b64token, rfc3339};
 use serde_json::Value;
 
 mod common;
@@ -25,6 +28,9 @@ fuzz_target!(|body: &[u8]| {
             let header_safe = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic());
             assert!(header_safe(token.access_token.expose()));
             assert!(header_safe(&token.token_type));
+            assert!(is_b64token(token.access_token.expose()));
+            assert!(token.access_token.expose().len() <= 16 << 10);
+            assert_eq!(token.token_type, "Bearer");
             let json = token.to_json();
             assert_eq!(json["access_token"], token.access_token.expose());
             assert_eq!(json["expires_on"], token.expires_on);
@@ -32,6 +38,12 @@ fuzz_target!(|body: &[u8]| {
         }
         Err(e) => assert_one_error(&e),
     }
+
+    let text = String::from_utf8_lossy(body);
+    assert_eq!(
+        read_one_shell_word(&shell_quote(&text)).as_deref(),
+        Some(&*text)
+    );
 
     let Ok(Value::Object(mut fields)) = serde_json::from_slice::<Value>(body) else {
         return;
@@ -53,3 +65,28 @@ fuzz_target!(|body: &[u8]| {
         Err(e) => assert!(elsewhere || !e.report().contains(MARK), "{}", e.report()),
     }
 });
+
+/// Reads `quoted` as a POSIX shell reads a word of single-quoted strings and `\'`: the word, or
+/// `None` if any character would be read as shell syntax (outside quotes, only `\'` may appear).
+fn read_one_shell_word(quoted: &str) -> Option<String> {
+    let mut word = String::new();
+    let mut chars = quoted.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => loop {
+                match chars.next()? {
+                    '\'' => break,
+                    inside => word.push(inside),
+                }
+            },
+            '\\' => {
+                if chars.next()? != '\'' {
+                    return None;
+                }
+                word.push('\'');
+            }
+            _ => return None,
+        }
+    }
+    Some(word)
+}

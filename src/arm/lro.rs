@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{Session, Url, expect_success};
+use super::{Session, Url};
 use crate::error::{Error, Kind, Result};
 use crate::http::{self, Reply};
 use crate::text::clean;
@@ -82,9 +82,11 @@ fn poll_status(
     what: &str,
 ) -> Result<()> {
     let mut wait = first_wait;
-    for poll in 1u32.. {
+    let mut poll = 0u32;
+    loop {
+        poll = poll.saturating_add(1);
         pause(session, wait, poll, what)?;
-        let reply = expect_success(
+        let reply = session.expect_success(
             session.send(
                 "GET",
                 status_url,
@@ -112,7 +114,6 @@ fn poll_status(
             }
         }
     }
-    unreachable!("the poll counter is unbounded")
 }
 
 /// Polls a `Location` URL: 202 while running; 200/201 with the result, or 204, when done.
@@ -123,7 +124,9 @@ fn poll_location(
     what: &str,
 ) -> Result<Option<Value>> {
     let mut wait = first_wait;
-    for poll in 1u32.. {
+    let mut poll = 0u32;
+    loop {
+        poll = poll.saturating_add(1);
         pause(session, wait, poll, what)?;
         let reply = session.send(
             "GET",
@@ -139,10 +142,9 @@ fn poll_location(
             wait = reply.retry_after();
             continue;
         }
-        let reply = expect_success(reply, what)?;
+        let reply = session.expect_success(reply, what)?;
         return json_body(&reply, what);
     }
-    unreachable!("the poll counter is unbounded")
 }
 
 /// GETs the resource until its `provisioningState` is terminal.
@@ -153,7 +155,9 @@ fn poll_resource(
     what: &str,
 ) -> Result<Value> {
     let mut wait = first_wait;
-    for poll in 1u32.. {
+    let mut poll = 0u32;
+    loop {
+        poll = poll.saturating_add(1);
         pause(session, wait.take(), poll, what)?;
         let doc = session.get_json(url, what)?;
         let state = provisioning_state(&doc).unwrap_or_default();
@@ -165,7 +169,6 @@ fn poll_resource(
                 .trace(&format!("{what}: provisioningState {}", clean(&state))),
         }
     }
-    unreachable!("the poll counter is unbounded")
 }
 
 /// After a successful operation: the resource for PUT/PATCH, the result at `Location` for a
@@ -180,17 +183,23 @@ fn final_result(
     match (method, location) {
         ("PUT" | "PATCH", _) => session.get_json(url, what).map(Some),
         ("POST", Some(location)) => {
-            let reply = expect_success(session.send("GET", location, vec![], None, what)?, what)?;
+            let reply = session.send("GET", location, vec![], None, what)?;
+            let reply = session.expect_success(reply, what)?;
             json_body(&reply, what)
         }
         _ => Ok(None),
     }
 }
 
-/// Waits before a poll: `Retry-After` when the service gave one, else backoff; never past the
-/// deadline.
+/// Polling faster than this only loads the service (the Azure SDKs for Go and Rust refuse less).
+const MIN_POLL: Duration = Duration::from_secs(1);
+
+/// Waits before a poll: `Retry-After` when the service gave one, else backoff; at least a second,
+/// whatever the service says, and never past the deadline.
 fn pause(session: &Session, wait: Option<Duration>, poll: u32, what: &str) -> Result<()> {
-    let wait = wait.unwrap_or_else(|| http::retry::backoff(poll, http::retry::random_unit()));
+    let wait = wait
+        .unwrap_or_else(|| http::retry::backoff(poll, http::retry::random_unit()))
+        .max(MIN_POLL);
     let left = session.http.deadline.remaining().unwrap_or_default();
     if wait >= left {
         return Err(Error::new(

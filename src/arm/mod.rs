@@ -12,7 +12,7 @@ pub mod pages;
 
 use serde_json::Value;
 
-pub use errors::failure;
+pub use errors::{api_failure, failure};
 pub use link::{Origin, Url};
 pub use names::{ResourceGroupName, SubscriptionId, check_identity_resource_id, is_guid};
 
@@ -59,6 +59,21 @@ impl<'a> Session<'a> {
         body: Option<Vec<u8>>,
         what: &str,
     ) -> Result<Reply> {
+        let mut request = self.request(method, url, headers, what)?;
+        request.body = body;
+        self.http.send(&request)
+    }
+
+    /// The request with the token to `url`, once `url` is checked to be on this session's
+    /// origin: for [`Session::send`], and for the transfers that stream their bodies
+    /// (`Http::download`, `Http::upload`).
+    pub fn request<'r>(
+        &'r self,
+        method: &'r str,
+        url: &Url,
+        headers: Vec<(&'r str, String)>,
+        what: &str,
+    ) -> Result<Request<'r>> {
         // Callers pass URLs that were checked already; checking again here keeps the promise
         // even if a caller someday does not.
         if !self.origin.allows(url) {
@@ -68,21 +83,34 @@ impl<'a> Session<'a> {
                 self.origin.describe()
             )));
         }
-        self.http.send(&Request {
+        Ok(Request {
             service: self.service,
             method,
             url: url.to_url(),
             what: what.to_string(),
             headers,
             bearer: Some(self.token),
-            body,
+            body: None,
         })
+    }
+
+    /// The reply when it is a success, else the error of the right kind, with the hints of the
+    /// service the session is with.
+    pub fn expect_success(&self, reply: Reply, what: &str) -> Result<Reply> {
+        match self.service {
+            Service::Api(name)
+                if !(200..300).contains(&reply.status) || reply.gave_up.is_some() =>
+            {
+                Err(errors::api_failure(name, what, &reply))
+            }
+            _ => expect_success(reply, what),
+        }
     }
 
     /// GETs a URL and returns its JSON body, or the error ARM gave.
     pub fn get_json(&self, url: &Url, what: &str) -> Result<Value> {
         let reply = self.send("GET", url, vec![], None, what)?;
-        let body = expect_success(reply, what)?;
+        let body = self.expect_success(reply, what)?;
         crate::json::parse(&body.body).map_err(|e| {
             Error::failed(format!(
                 "{what}: ARM answered {} but the body is not JSON ({e})",

@@ -19,7 +19,8 @@ use crate::identity::Identity;
 use crate::scope;
 use crate::sources::{Host, Source};
 use steps::{
-    arm_reachable, environment, group_read, identity, imds_reachable, instance, token_claims,
+    arm_reachable, environment, group_read, identity, imds_reachable, imds_v2, instance,
+    token_claims,
 };
 
 /// The whole doctor run fits in this unless `--timeout` gives more.
@@ -92,27 +93,48 @@ impl Report {
         self.failure().map_or(0, Kind::exit_code)
     }
 
-    pub fn verdict(&self) -> String {
-        match self.first_failure() {
-            Some(step) => {
-                let short: String = step.detail.chars().take(160).collect();
-                let cut = if short.len() < step.detail.len() {
-                    "…"
-                } else {
-                    ""
-                };
+    /// One line: the first failure, or what passed and what was not checked. `short` cuts a
+    /// long failure for the report a person reads; the JSON has it whole.
+    pub fn verdict(&self, short: bool) -> String {
+        if let Some(step) = self.first_failure() {
+            let mut detail: String = step.detail.clone();
+            if short && detail.chars().count() > 160 {
+                detail = detail.chars().take(160).collect::<String>() + "…";
+            }
+            return format!(
+                "FAIL at {} (exit {}): {detail}",
+                step.name,
+                self.exit_code()
+            );
+        }
+        let skipped: Vec<&Step> = self
+            .steps
+            .iter()
+            .filter(|s| {
+                s.status == Status::Skip
+                    && s.name != "imds-reachable"
+                    && s.name != "instance-metadata"
+            })
+            .collect();
+        let warned = self.steps.iter().any(|s| s.status == Status::Warn);
+        let pass = if warned {
+            "PASS with warnings (see the WARN lines)"
+        } else {
+            "PASS"
+        };
+        match skipped.as_slice() {
+            [] => format!(
+                "{pass}: this machine can act as its managed identity and read its resource group"
+            ),
+            steps => {
+                let not: Vec<String> = steps
+                    .iter()
+                    .map(|s| format!("{} ({})", s.name, s.detail))
+                    .collect();
                 format!(
-                    "FAIL at {} (exit {}): {short}{cut}",
-                    step.name,
-                    self.exit_code()
+                    "{pass}: this machine can act as its managed identity and reach ARM; not checked: {}",
+                    not.join("; ")
                 )
-            }
-            None if self.steps.iter().any(|s| s.status == Status::Warn) => {
-                "PASS with warnings: the chain works; see the WARN lines".to_string()
-            }
-            None => {
-                "PASS: this machine can act as its managed identity and read its resource group"
-                    .to_string()
             }
         }
     }
@@ -128,10 +150,13 @@ impl Report {
                 s.millis
             ));
             if let Some(fix) = &s.fix {
-                out.push_str(&format!("      fix: {fix}\n"));
+                out.push_str(&format!(
+                    "      fix: {}\n",
+                    fix.replace('\n', "\n           ")
+                ));
             }
         }
-        out.push_str(&format!("verdict: {}\n", self.verdict()));
+        out.push_str(&format!("verdict: {}\n", self.verdict(true)));
         out
     }
 
@@ -152,7 +177,7 @@ impl Report {
             .collect();
         let mut out = Map::new();
         out.insert("steps".into(), Value::Array(steps));
-        out.insert("verdict".into(), Value::String(self.verdict()));
+        out.insert("verdict".into(), Value::String(self.verdict(false)));
         out.insert("exit_code".into(), json!(self.exit_code()));
         Value::Object(out)
     }
@@ -182,9 +207,10 @@ pub fn run(c: &Checkup) -> Report {
     };
     let mut vm = None;
     if on_vm && reachable {
-        let (step, found) = timed_with("instance-metadata", || instance(c, &step(0.15)));
-        steps.push(step);
+        let (found_step, found) = timed_with("instance-metadata", || instance(c, &step(0.15)));
+        steps.push(found_step);
         vm = found;
+        steps.push(timed("imds-v2", || imds_v2(c, &step(0.05))));
     } else if on_vm {
         steps.push(skip("instance-metadata", "IMDS is not reachable"));
     } else {
@@ -310,7 +336,14 @@ fn fail(detail: String, fix: Option<String>, kind: Kind) -> Outcome {
     }
 }
 
-/// An armi error as a failed step: its message, its hint as the fix, its kind.
+/// An armi error as a failed step: its message, its hint as the fix, its kind. A "not yet"
+/// (a role still propagating, an identity not attached yet) names `--wait-access`.
 fn failed(e: &Error) -> Outcome {
-    fail(e.to_string(), e.hint.clone(), e.kind)
+    let mut fix = e.hint.clone();
+    if e.not_yet {
+        let line = "if this was granted or attached in the last minutes, it may not have taken \
+                    effect yet: commands wait for it with --wait-access SECS";
+        fix = Some(fix.map_or_else(|| line.to_string(), |hint| format!("{hint}\n{line}")));
+    }
+    fail(e.to_string(), fix, e.kind)
 }

@@ -87,23 +87,30 @@ pub(super) fn imds_reachable(c: &Checkup, http: &Http) -> Outcome {
         }
     };
     let started = Instant::now();
-    let connected = addrs
-        .iter()
-        .find_map(|a| TcpStream::connect_timeout(a, connect_budget).ok());
+    let mut last_error = None;
+    let connected = addrs.iter().find_map(|a| {
+        TcpStream::connect_timeout(a, connect_budget)
+            .map_err(|e| last_error = Some(e))
+            .ok()
+    });
     let connect_ms = started.elapsed().as_millis();
     if connected.is_none() {
-        return fail(
-            format!(
-                "no TCP connection to {address} within {} ms",
-                connect_budget.as_millis()
-            ),
-            Some(
-                "this is not an Azure VM, or a firewall/route blocks 169.254.169.254 (in a container: use the host network); \
-                 --imds-endpoint names another address"
-                    .into(),
-            ),
-            Kind::Unreachable,
+        let why = match last_error {
+            Some(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                format!(
+                    "no TCP connection to {address} within {} ms",
+                    connect_budget.as_millis()
+                )
+            }
+            Some(e) => format!("cannot connect to {address}: {e}"),
+            None => format!("no address to connect to for {address}"),
+        };
+        let fix = format!(
+            "this is not an Azure VM, or a firewall or route blocks {} (in a container: use the \
+             host network); --imds-endpoint or ARMI_IMDS_ENDPOINT names another address",
+            endpoint.host
         );
+        return fail(why, Some(fix), Kind::Unreachable);
     }
     drop(connected);
     let reply = http.send(&Request {
@@ -138,19 +145,24 @@ pub(super) fn imds_reachable(c: &Checkup, http: &Http) -> Outcome {
             "TCP connect {connect_ms} ms; IMDS answered 400 to a request without Metadata: true, as only IMDS does"
         ));
     }
-    let fix = if reply.status == 403 && body.contains("unreachable") {
-        "a network proxy answered for IMDS (Docker Desktop does this): IMDS is only reachable from an Azure VM".to_string()
-    } else {
-        "something other than IMDS answers at the metadata address (a proxy, a firewall page): \
-         route 169.254.169.254 directly; armi itself never sends IMDS requests through a proxy"
-            .to_string()
-    };
+    // IMDS itself, busy: it documents 410 while it updates (up to 70 s), and throttles with 429.
+    if server.starts_with("IMDS") && matches!(reply.status, 410 | 429 | 500..=599) {
+        return warn(
+            format!(
+                "TCP connect {connect_ms} ms; IMDS answered {} (busy or updating) for the step's whole budget",
+                reply.status
+            ),
+            "IMDS documents 410 for up to 70 s while it updates: run again in a minute (the commands \
+             themselves retry it within --timeout)"
+                .into(),
+        );
+    }
     fail(
         format!(
             "something that is not IMDS answered: {} (Server: '{server}')",
             reply.status
         ),
-        Some(fix),
+        Some(imds::PROXY_HINT.to_string()),
         Kind::Unreachable,
     )
 }
@@ -159,20 +171,58 @@ pub(super) fn instance(c: &Checkup, http: &Http) -> (Outcome, Option<Vm>) {
     match imds::instance(http, c.imds_endpoint) {
         Ok(doc) => {
             let vm = Vm::from_instance(&doc);
+            let named = |value: &str, none: &str| {
+                if value.is_empty() {
+                    none.to_string()
+                } else {
+                    clean(value)
+                }
+            };
             let detail = format!(
-                "VM '{}' in group '{}', subscription {}, cloud {}",
+                "VM '{}' in group '{}', subscription {}, cloud {}, security type {}",
                 clean(&vm.name),
                 clean(&vm.resource_group),
                 clean(&vm.subscription_id),
-                if vm.az_environment.is_empty() {
-                    "(none named)".to_string()
-                } else {
-                    clean(&vm.az_environment)
-                }
+                named(&vm.az_environment, "(none named)"),
+                named(&vm.security_type, "standard"),
             );
             (pass(detail), Some(vm))
         }
         Err(e) => (failed(&e), None),
+    }
+}
+
+/// Whether IMDS offers its second generation (certificate-bound tokens): MSAL .NET's
+/// `ImdsV2ManagedIdentitySource` asks `getplatformmetadata` without `Metadata: true` and takes
+/// the 400 for the missing header to mean it is there. Never a failure: armi uses IMDS v1's
+/// bearer tokens, as every SDK still does.
+pub(super) fn imds_v2(c: &Checkup, http: &Http) -> Outcome {
+    // Not Service::Imds, whose 404 rule would retry the "no" answer until the step's end.
+    let reply = http.send(&Request {
+        service: Service::Local("IMDS"),
+        method: "GET",
+        url: c.imds_endpoint.url(
+            "/metadata/identity/getplatformmetadata",
+            "cred-api-version=2.0",
+        ),
+        what: "ask IMDS whether it offers v2".into(),
+        headers: vec![],
+        bearer: None,
+        body: None,
+    });
+    let v1 = "armi uses IMDS v1 bearer tokens, as every SDK still does";
+    match reply {
+        Ok(r) if r.status == 400 => pass(format!(
+            "IMDS offers v2 (certificate-bound tokens; preview, Windows VMs only); {v1}"
+        )),
+        Ok(r) => pass(format!(
+            "IMDS does not offer v2 (it answered {}); {v1}",
+            r.status
+        )),
+        Err(e) => pass(format!(
+            "could not tell whether IMDS offers v2 ({}); {v1}",
+            e.message
+        )),
     }
 }
 
@@ -257,7 +307,7 @@ pub(super) fn arm_reachable(c: &Checkup, endpoint: &Endpoint, http: &Http) -> Ou
         service: Service::Arm,
         method: "GET",
         url: endpoint.url("/subscriptions", "api-version=2022-12-01"),
-        what: format!("reach ARM at {}", endpoint.origin()),
+        what: "reach ARM".into(),
         headers: vec![],
         bearer: None,
         body: None,

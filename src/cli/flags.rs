@@ -1,6 +1,7 @@
 //! Every flag armi knows, defined once: its spellings, its value, its help line, the environment
 //! variable that stands in for it, and how a shell completes it. The tokeniser, the "does not
-//! apply" check, `--help`, the man page and the completions are all made from these.
+//! apply" check, `--help`, the man page and the completions are all made from these. The variables
+//! armi reads by itself, for no flag, are listed here too ([`VARIABLES`]), for the man page.
 
 /// One command-line flag.
 #[derive(Debug)]
@@ -172,6 +173,44 @@ pub const CA_FILE: Flag = Flag {
         "trust these roots for ARM instead of the built-in ones",
     )
 };
+pub const WAIT_ACCESS: Flag = flag(
+    "wait-access",
+    Some("SECS"),
+    "while a 403 means \"not yet\" (a new role still propagating) or IMDS does not know a new \
+     identity yet, ask again with backoff for up to SECS (default 0: off)",
+);
+pub const VAULT_ENDPOINT: Flag = Flag {
+    env: Some("ARMI_VAULT_ENDPOINT"),
+    ..own(
+        "vault-endpoint",
+        Some("URL"),
+        "Key Vault base URL for emulators: vaults are {vault}.HOST:PORT; http:// only for \
+         loopback hosts",
+    )
+};
+pub const BLOB_ENDPOINT: Flag = Flag {
+    env: Some("ARMI_BLOB_ENDPOINT"),
+    ..own(
+        "blob-endpoint",
+        Some("URL"),
+        "Storage for emulators: an account's blob endpoint, or the HOST:PORT below which \
+         accounts are ({account}.HOST:PORT); http:// only for loopback hosts",
+    )
+};
+pub const FILE: Flag = Flag {
+    completes: Completes::File,
+    ..own(
+        "file",
+        Some("PATH"),
+        "write to PATH instead of stdout, atomically (a temporary file beside it, synced, then \
+         renamed; never through a symbolic link); on failure PATH is unchanged",
+    )
+};
+pub const MODE: Flag = own(
+    "mode",
+    Some("OCTAL"),
+    "the --file's permissions (default 0600)",
+);
 pub const VERBOSE: Flag = Flag {
     short: Some('v'),
     ..flag(
@@ -187,6 +226,18 @@ pub const HELP: Flag = Flag {
 pub const VERSION: Flag = Flag {
     short: Some('V'),
     ..flag("version", None, "print version")
+};
+/// What `--generate` prints: the man page, a shell's completion script.
+pub const GENERATE_NAMES: &[&str] = &["man", "complete-bash", "complete-zsh", "complete-fish"];
+/// Taken by no command: like `--version`, it is answered before a command is looked up.
+pub const GENERATE: Flag = Flag {
+    completes: Completes::Choices(GENERATE_NAMES),
+    ..flag(
+        "generate",
+        Some("WHAT"),
+        "print the man page (man) or a shell's completions (complete-bash, complete-zsh, \
+         complete-fish), made from this help",
+    )
 };
 
 pub const TOP: Flag = own("top", Some("N"), "items per page, 1 to 1000 (ARM's $top)");
@@ -242,10 +293,16 @@ pub const ALL_FLAGS: &[&Flag] = &[
     &OUTPUT,
     &SOURCE,
     &TIMEOUT,
+    &WAIT_ACCESS,
+    &VAULT_ENDPOINT,
+    &BLOB_ENDPOINT,
+    &FILE,
+    &MODE,
     &CA_FILE,
     &VERBOSE,
     &HELP,
     &VERSION,
+    &GENERATE,
 ];
 
 /// The flags every command takes.
@@ -263,10 +320,112 @@ pub const IDENTITY: &[&Flag] = &[
 ];
 
 /// The flags of every command that calls ARM.
-pub const ARM: &[&Flag] = &[&ARM_ENDPOINT, &API_VERSION];
+pub const ARM: &[&Flag] = &[&ARM_ENDPOINT, &API_VERSION, &WAIT_ACCESS];
+
+/// `--file` and its `--mode`.
+pub const TO_FILE: &[&Flag] = &[&FILE, &MODE];
 
 /// `-s` and `-g`, for the commands about one subscription and one group.
 pub const SCOPE: &[&Flag] = &[&SUBSCRIPTION, &RESOURCE_GROUP];
+
+/// Variables armi reads by itself (the ones that stand in for a flag are the flags' `env`).
+#[derive(Debug)]
+pub struct Variable {
+    /// Its spellings, in the order armi looks at them.
+    pub names: &'static [&'static str],
+    pub help: &'static str,
+}
+
+/// Every variable armi reads besides the flags' own, in the order the man page lists them.
+pub const VARIABLES: &[Variable] = &[
+    Variable {
+        names: &["https_proxy", "HTTPS_PROXY"],
+        help: "the proxy for https requests to ARM, other Azure APIs (rest --resource) and Entra \
+               ID (workload identity), with curl's rules; never for IMDS or another identity \
+               host on this machine",
+    },
+    Variable {
+        names: &["http_proxy", "HTTP_PROXY"],
+        help: "the proxy for an http ARM endpoint on this machine, in lower case only (as curl: \
+               HTTP_PROXY is not used for it); armi doctor warns when either, or all_proxy, \
+               would send other tools' IMDS requests to a proxy",
+    },
+    Variable {
+        names: &["all_proxy", "ALL_PROXY"],
+        help: "the proxy when the scheme's own variable is unset",
+    },
+    Variable {
+        names: &["no_proxy", "NO_PROXY"],
+        help: "hosts reached without the proxy, comma-separated: * matches all, example.com and \
+               .example.com match the domain and its subdomains, IP addresses and IPv4 CIDR \
+               ranges (10.0.0.0/8) match addresses",
+    },
+    Variable {
+        names: &["IDENTITY_ENDPOINT"],
+        help: "the identity endpoint of Service Fabric (with IDENTITY_HEADER and \
+               IDENTITY_SERVER_THUMBPRINT), App Service and Functions (with IDENTITY_HEADER) or \
+               Azure Arc (with IMDS_ENDPOINT)",
+    },
+    Variable {
+        names: &["IDENTITY_HEADER"],
+        help: "the secret App Service and Service Fabric expect in a header",
+    },
+    Variable {
+        names: &["IDENTITY_SERVER_THUMBPRINT"],
+        help: "Service Fabric's certificate thumbprint (SHA-1 or SHA-256): the only certificate \
+               trusted for its endpoint",
+    },
+    Variable {
+        names: &["IMDS_ENDPOINT"],
+        help: "set by the Azure Arc agent, with IDENTITY_ENDPOINT: the identity host is Arc's",
+    },
+    Variable {
+        names: &["ARMI_ARC_TOKEN_DIR"],
+        help: "the directory Arc's key file must be in (default /var/opt/azcmagent/tokens), for \
+               relocated agents and tests",
+    },
+    Variable {
+        names: &["MSI_ENDPOINT"],
+        help: "the identity endpoint of Azure ML (with MSI_SECRET), else of Cloud Shell",
+    },
+    Variable {
+        names: &["MSI_SECRET"],
+        help: "the secret Azure ML expects in a header",
+    },
+    Variable {
+        names: &["AZUREPS_HOST_ENVIRONMENT"],
+        help: "a value starting with cloud-shell says the identity host is Cloud Shell's",
+    },
+    Variable {
+        names: &["AZURE_FEDERATED_TOKEN_FILE"],
+        help: "AKS workload identity, with AZURE_CLIENT_ID and AZURE_TENANT_ID: the federated \
+               token, read afresh for each request (it rotates) and sent to Entra ID",
+    },
+    Variable {
+        names: &["AZURE_TENANT_ID"],
+        help: "workload identity: the tenant to ask Entra ID in",
+    },
+    Variable {
+        names: &["AZURE_AUTHORITY_HOST"],
+        help: "workload identity: the Entra ID authority (default: the cloud's, \
+               https://login.microsoftonline.com on the public cloud)",
+    },
+    Variable {
+        names: &["AZURE_KUBERNETES_TOKEN_PROXY"],
+        help: "AKS identity binding: workload identity's token request goes to this https proxy \
+               in the cluster instead of Entra ID",
+    },
+    Variable {
+        names: &["AZURE_KUBERNETES_CA_FILE", "AZURE_KUBERNETES_CA_DATA"],
+        help: "identity binding: the only CA the token proxy's certificate may chain to, as a \
+               file (read again for every request, as it rotates) or as PEM text",
+    },
+    Variable {
+        names: &["AZURE_KUBERNETES_SNI_NAME"],
+        help: "identity binding: the name sent as SNI and checked on the token proxy's \
+               certificate",
+    },
+];
 
 #[cfg(test)]
 mod tests {

@@ -8,9 +8,13 @@ const WIDTH: usize = 80;
 /// Where a flag's help starts.
 const HELP_COLUMN: usize = 28;
 
-const INTRO: &str = "\
+/// The first lines of `armi --help`, and the man page's NAME and DESCRIPTION.
+pub const INTRO: &str = "\
 armi: act as this Azure machine's managed identity: get a token from the
 Instance Metadata Service (IMDS) and call Azure Resource Manager (ARM).";
+
+/// What `armi help` does, in the command list.
+pub const HELP_SUMMARY: &str = "print help for armi or a command";
 
 /// The exit codes: the code, a few words for `--help`, and the sentence for the man page.
 pub const EXIT_CODES: &[(u8, &str, &str)] = &[
@@ -49,7 +53,8 @@ pub const EXIT_CODES: &[(u8, &str, &str)] = &[
     ),
 ];
 
-const EXAMPLES: &[&str] = &[
+/// The examples of `armi --help` and the man page.
+pub const EXAMPLES: &[&str] = &[
     "armi group                              # this VM's resource group",
     "armi group -q properties.provisioningState -o tsv",
     "TOKEN=$(armi token)                     # a token for ARM",
@@ -58,7 +63,8 @@ const EXAMPLES: &[&str] = &[
     "armi resources -q '[].name' -o tsv      # names of everything in this group",
 ];
 
-const FOOTER: &str = "\
+/// The last lines of `armi --help`.
+pub const FOOTER: &str = "\
 armi never prints a token except on stdout for `armi token`, and never uses a
 proxy for IMDS. HTTPS_PROXY, ALL_PROXY and NO_PROXY apply to ARM (curl's rules).";
 
@@ -73,12 +79,7 @@ pub fn top<J: ?Sized>(commands: &[&Command<J>]) -> String {
             22,
         );
     }
-    row(
-        &mut out,
-        "  help [COMMAND]",
-        "print help for armi or a command",
-        22,
-    );
+    row(&mut out, "  help [COMMAND]", HELP_SUMMARY, 22);
     out.push_str("\nFlags (before or after the command; armi COMMAND --help lists its own):\n");
     for f in flags::ALL_FLAGS.iter().filter(|f| f.global) {
         flag_row(&mut out, f, None);

@@ -10,6 +10,7 @@
 //! the unknown-command hint, the man page and the completions alike.
 
 pub mod flags;
+pub mod generate;
 pub mod help;
 mod settings;
 
@@ -118,6 +119,8 @@ pub enum Parsed<J: ?Sized + 'static> {
     Help(String),
     /// Print the version, exit 0.
     Version,
+    /// Print this man page or completion script (`--generate`) on stdout, exit 0.
+    Generate(String),
     /// No command: print this usage on stderr, exit 2.
     MissingCommand(String),
     Run {
@@ -168,6 +171,9 @@ where
     let given = tokenise(args)?;
     if given.has(&flags::VERSION) {
         return Ok(Parsed::Version);
+    }
+    if let Some(what) = given.value(&flags::GENERATE) {
+        return generate::generate(what, commands).map(Parsed::Generate);
     }
     let asks_help = given.command.as_deref() == Some("help");
     if given.has(&flags::HELP) || asks_help {

@@ -28,6 +28,10 @@ pub struct Settings {
     pub identity: Identity,
     pub cloud: Option<Cloud>,
     pub arm_endpoint: Option<Endpoint>,
+    /// `--vault-endpoint`: where vaults are instead of the cloud's Key Vault (emulators).
+    pub vault_endpoint: Option<Endpoint>,
+    /// `--blob-endpoint`: where blob hosts are instead of the cloud's Storage (emulators).
+    pub blob_endpoint: Option<Endpoint>,
     pub imds_endpoint: Endpoint,
     pub api_version: Option<String>,
     pub query: Option<Query>,
@@ -36,6 +40,8 @@ pub struct Settings {
     pub timeout: Duration,
     /// Whether `--timeout` was given (doctor keeps its own short budget otherwise).
     pub timeout_set: bool,
+    /// `--wait-access`: how long a "not yet" answer is asked again (zero: not at all).
+    pub wait_access: Duration,
     /// Roots and proxies for hosts armi sends a token to, read when first needed.
     pub remote: Remote,
     /// `--source`: the identity host, or `None` to detect it.
@@ -85,7 +91,15 @@ impl Settings {
             Some((url, from)) => imds_endpoint(&url, &from)?,
             None => imds_endpoint(DEFAULT_ENDPOINT, "default")?,
         };
+        let data_endpoint = |flag: &Flag, service: &str| match pick(flag) {
+            Some((url, from)) => token_endpoint(&url, &from, service).map(Some),
+            None => Ok(None),
+        };
+        let vault_endpoint = data_endpoint(&flags::VAULT_ENDPOINT, "the vault")?;
+        let blob_endpoint = data_endpoint(&flags::BLOB_ENDPOINT, "Storage")?;
         let timeout_text = given.value(&flags::TIMEOUT);
+        let wait_access = wait_access(given.value(&flags::WAIT_ACCESS))?;
+        let timeout = timeout(timeout_text, wait_access)?;
         let source = match given.value(&flags::SOURCE) {
             Some(text) => Host::parse(text).map_err(|e| Error::usage(format!("--source: {e}")))?,
             None => None,
@@ -104,6 +118,8 @@ impl Settings {
             identity: identity(given, command.takes(&flags::CLIENT_ID), env)?,
             cloud,
             arm_endpoint,
+            vault_endpoint,
+            blob_endpoint,
             imds_endpoint,
             api_version: given
                 .value(&flags::API_VERSION)
@@ -111,8 +127,9 @@ impl Settings {
                 .transpose()?,
             query: given.value(&flags::QUERY).map(Query::parse).transpose()?,
             started,
-            timeout: timeout(timeout_text)?,
+            timeout,
             timeout_set: timeout_text.is_some(),
+            wait_access,
             remote: Remote {
                 ca_file,
                 proxies: ProxyEnv::read(env),
@@ -180,11 +197,16 @@ fn cloud_named(name: &str, source: &str) -> Result<Cloud> {
 }
 
 fn arm_endpoint(url: &str, source: &str) -> Result<Endpoint> {
+    token_endpoint(url, source, "ARM")
+}
+
+/// The base URL of a service that gets the token: https, or plain http on this machine only.
+fn token_endpoint(url: &str, source: &str, service: &str) -> Result<Endpoint> {
     let e = Endpoint::parse_origin(url.trim())
         .map_err(|e| Error::usage(format!("{source}: '{}' {e}", echo(url))))?;
     if !e.https && !e.is_loopback() {
         return Err(Error::usage(format!(
-            "{source}: '{}' is plain http on a host that is not this machine; ARM gets the token, so it must be https",
+            "{source}: '{}' is plain http on a host that is not this machine; {service} gets the token, so it must be https",
             echo(url)
         )));
     }
@@ -214,9 +236,25 @@ fn api_version(text: &str) -> Result<String> {
     Err(Error::usage(e))
 }
 
-fn timeout(text: Option<&str>) -> Result<Duration> {
+/// `--wait-access SECS`: 0 (off) to a day.
+fn wait_access(text: Option<&str>) -> Result<Duration> {
     let Some(text) = text else {
-        return Ok(Duration::from_secs(DEFAULT_TIMEOUT_SECS));
+        return Ok(Duration::ZERO);
+    };
+    match crate::text::parse_seconds(text.trim()) {
+        Some(secs) if secs <= Duration::from_secs(86_400) => Ok(secs),
+        _ => Err(Error::usage(format!(
+            "--wait-access: '{}' is not a number of seconds from 0 to 86400",
+            echo(text)
+        ))),
+    }
+}
+
+/// `--timeout`; without it, the default, plus `--wait-access` when that is given, so that the
+/// wait has its whole time and the call after it the usual one.
+fn timeout(text: Option<&str>, wait_access: Duration) -> Result<Duration> {
+    let Some(text) = text else {
+        return Ok(Duration::from_secs(DEFAULT_TIMEOUT_SECS) + wait_access);
     };
     let secs = crate::text::parse_seconds(text.trim()).ok_or_else(|| {
         Error::usage(format!(
@@ -228,6 +266,14 @@ fn timeout(text: Option<&str>) -> Result<Duration> {
         return Err(Error::usage(format!(
             "--timeout: {} is out of range (more than 0, at most 86400 seconds)",
             echo(text)
+        )));
+    }
+    if !wait_access.is_zero() && secs <= wait_access {
+        return Err(Error::usage(format!(
+            "--timeout {} ends before --wait-access {} does: raise --timeout, or leave it out \
+             (it then defaults to --wait-access plus {DEFAULT_TIMEOUT_SECS} s)",
+            echo(text),
+            wait_access.as_secs()
         )));
     }
     Ok(secs)

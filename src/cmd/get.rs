@@ -44,12 +44,14 @@ impl Job for Get {
         ctx.http.check_remote()?;
         let (endpoint, cloud, url) = ctx.arm_target(&self.target)?;
         let what = format!("GET {}", url.rest);
-        let token = ctx.arm_token(&cloud)?;
-        let session = ctx.session(&endpoint, &token);
         if self.all {
-            return ctx.print_list(&session, url, &what);
+            return ctx.with_token(cloud.arm_audience, &cloud, |token| {
+                ctx.print_list(&ctx.session(&endpoint, token), url.clone(), &what)
+            });
         }
-        let doc = session.get_json(&url, &what)?;
+        let doc = ctx.with_token(cloud.arm_audience, &cloud, |token| {
+            ctx.session(&endpoint, token).get_json(&url, &what)
+        })?;
         ctx.print_data(doc)
     }
 }

@@ -63,8 +63,9 @@ impl Job for Group {
             "GET resource group '{}' in subscription {sub}",
             group.as_str()
         );
-        let token = ctx.arm_token(&scope.cloud)?;
-        let doc = ctx.session(&scope.endpoint, &token).get_json(&url, &what)?;
+        let doc = ctx.with_token(scope.cloud.arm_audience, &scope.cloud, |token| {
+            ctx.session(&scope.endpoint, token).get_json(&url, &what)
+        })?;
         ctx.print_data(doc)
     }
 }

@@ -44,17 +44,24 @@ fn parse(args: &mut Args) -> Result<Box<dyn Job>> {
     }))
 }
 
+/// ARM returns at most this many groups a page.
+const MAX_TOP: u64 = 1000;
+
 fn top(text: &str) -> Result<u32> {
-    text.trim()
-        .parse::<u32>()
-        .ok()
-        .filter(|&n| n >= 1)
-        .ok_or_else(|| {
-            Error::usage(format!(
-                "--top: '{}' is not a whole number of at least 1",
-                echo(text)
-            ))
-        })
+    let digits = text.trim();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::usage(format!(
+            "--top: '{}' is not a whole number from 1 to {MAX_TOP}",
+            echo(text)
+        )));
+    }
+    match digits.parse::<u64>() {
+        Ok(n) if (1..=MAX_TOP).contains(&n) => Ok(n as u32),
+        _ => Err(Error::usage(format!(
+            "--top: {} is out of range: ARM returns 1 to {MAX_TOP} groups a page",
+            echo(digits)
+        ))),
+    }
 }
 
 impl Job for Groups {
@@ -71,8 +78,8 @@ impl Job for Groups {
             "list resource groups in subscription {}",
             scope.subscription.as_str()
         );
-        let token = ctx.arm_token(&scope.cloud)?;
-        let session = ctx.session(&scope.endpoint, &token);
-        ctx.print_list(&session, url, &what)
+        ctx.with_token(scope.cloud.arm_audience, &scope.cloud, |token| {
+            ctx.print_list(&ctx.session(&scope.endpoint, token), url.clone(), &what)
+        })
     }
 }

@@ -3,6 +3,7 @@
 //! completions are made from. What several commands share (the context, the token, the scope,
 //! printing) is here.
 
+mod blob;
 mod doctor;
 mod get;
 mod group;
@@ -10,7 +11,9 @@ mod groups;
 mod instance;
 mod resources;
 mod rest;
+mod secret;
 mod target;
+mod to_file;
 mod token;
 mod whoami;
 
@@ -32,6 +35,7 @@ use crate::output::{self, Failed, Format, ListPrinter, Miss, Query, Unprintable}
 use crate::scope;
 use crate::sources::imds::{self, Vm};
 use crate::sources::{self, Source};
+use crate::text;
 use crate::token::Token;
 
 /// A command's table row.
@@ -45,6 +49,8 @@ pub static COMMANDS: &[&Command] = &[
     &get::COMMAND,
     &rest::COMMAND,
     &token::COMMAND,
+    &secret::COMMAND,
+    &blob::COMMAND,
     &instance::COMMAND,
     &whoami::COMMAND,
     &doctor::COMMAND,
@@ -57,6 +63,8 @@ pub trait Job {
 
 /// What every command runs with.
 pub struct Ctx<'a> {
+    /// This VM, once instance metadata was read: hints name its group and name.
+    vm: std::cell::OnceCell<Vm>,
     pub settings: &'a Settings,
     /// What `-o` chose, checked against the command's outputs.
     pub output: Output,
@@ -68,7 +76,7 @@ pub struct Ctx<'a> {
 /// Parses the command line and runs what it asks for.
 pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>, env: &Env) -> Result<()> {
     match cli::parse(args, env, COMMANDS)? {
-        Parsed::Help(text) => output::print(text.as_bytes()),
+        Parsed::Help(text) | Parsed::Generate(text) => output::print(text.as_bytes()),
         Parsed::Version => output::print(
             format!(
                 "armi {} ({}, commit {})\n",
@@ -92,6 +100,7 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>, env: &Env) -> Re
             let deadline = Deadline::from(settings.started, settings.timeout);
             let http = Http::new(deadline, settings.verbose, settings.remote.clone());
             let ctx = Ctx {
+                vm: std::cell::OnceCell::new(),
                 settings: &settings,
                 output,
                 env,
@@ -117,6 +126,9 @@ impl Ctx<'_> {
             };
         let (cloud, why) = scope::cloud(self.settings.cloud, vm.as_ref())?;
         self.http.trace(&why);
+        if let Some(vm) = &vm {
+            let _ = self.vm.set(vm.clone());
+        }
         Ok((vm, cloud))
     }
 
@@ -125,10 +137,44 @@ impl Ctx<'_> {
         self.token_for(cloud.arm_audience, cloud)
     }
 
+    /// Runs `call` with a token for `resource`; while the answer means "not yet" (a role still
+    /// propagating, an identity not attached yet), asks for a new token and calls again, for
+    /// up to `--wait-access` (`access::until_allowed`).
+    pub fn with_token<T>(
+        &self,
+        resource: &str,
+        cloud: &Cloud,
+        mut call: impl FnMut(&Token) -> Result<T>,
+    ) -> Result<T> {
+        let mut done = None;
+        crate::access::until_allowed(self.http, self.settings.wait_access, &mut || {
+            done = Some(call(&self.token_for(resource, cloud)?)?);
+            Ok(())
+        })?;
+        done.ok_or_else(|| Error::failed("internal: the call ended without an answer"))
+    }
+
     /// A token for `resource` from the identity host.
     pub fn token_for(&self, resource: &str, cloud: &Cloud) -> Result<Token> {
         self.source
             .token(self.http, resource, &self.settings.identity, cloud)
+            .map_err(|e| self.name_the_vm(e))
+    }
+
+    /// Fills in this VM's group and name where a hint has placeholders for them.
+    fn name_the_vm(&self, mut e: Error) -> Error {
+        let (Some(vm), Some(hint)) = (self.vm.get(), e.hint.as_mut()) else {
+            return e;
+        };
+        if !vm.resource_group.is_empty() && !vm.name.is_empty() {
+            let named = format!(
+                "-g {} -n {}",
+                text::shell_quote(&vm.resource_group),
+                text::shell_quote(&vm.name)
+            );
+            *hint = hint.replace("-g GROUP -n VM", &named);
+        }
+        e
     }
 
     /// A session with ARM at `endpoint` for `token`.

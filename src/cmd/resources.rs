@@ -34,8 +34,8 @@ impl Job for Resources {
             "list resources in group '{}' of subscription {sub}",
             group.as_str()
         );
-        let token = ctx.arm_token(&scope.cloud)?;
-        let session = ctx.session(&scope.endpoint, &token);
-        ctx.print_list(&session, url, &what)
+        ctx.with_token(scope.cloud.arm_audience, &scope.cloud, |token| {
+            ctx.print_list(&ctx.session(&scope.endpoint, token), url.clone(), &what)
+        })
     }
 }

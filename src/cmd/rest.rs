@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::{Command, Ctx, Job, target::with_api_version};
-use crate::arm::{self, Origin, Session, lro};
+use crate::arm::{Origin, Session, lro};
 use crate::cli::{Args, Outputs, flags};
 use crate::error::{Error, Result};
 use crate::files::{self, Links};
@@ -137,7 +137,13 @@ fn parse(args: &mut Args) -> Result<Box<dyn Job>> {
         body,
         headers,
         wait,
-        resource: args.value(&flags::RESOURCE).map(str::to_string),
+        resource: match args.value(&flags::RESOURCE) {
+            Some(audience) => {
+                crate::token::check_audience(audience, "--resource")?;
+                Some(audience.to_string())
+            }
+            None => None,
+        },
     }))
 }
 
@@ -211,46 +217,50 @@ impl Job for Rest {
         ctx.http.check_remote()?;
         let settings = ctx.settings;
         let method = self.method.as_str();
-        let (token, origin, url, api) = match &self.resource {
+        let (audience, cloud, origin, url, api) = match &self.resource {
             Some(audience) => {
                 let origin = Origin::of_audience(audience)?;
                 let url = origin.target(None, &self.target)?;
                 let url = with_api_version(url, settings.api_version.as_deref(), false)?;
                 let cloud = settings.cloud.unwrap_or_else(crate::cloud::Cloud::public);
-                let token = ctx.token_for(audience, &cloud)?;
-                (token, origin, url, Some(audience.as_str()))
+                (
+                    audience.as_str(),
+                    cloud,
+                    origin,
+                    url,
+                    Some(audience.as_str()),
+                )
             }
             None => {
                 let (endpoint, cloud, url) = ctx.arm_target(&self.target)?;
-                let token = ctx.arm_token(&cloud)?;
-                (token, Origin::of(&endpoint), url, None)
+                (cloud.arm_audience, cloud, Origin::of(&endpoint), url, None)
             }
         };
-        let secret = token.access_token.expose();
-        let session = match api {
-            Some(name) => Session::with_api(ctx.http, origin, secret, name),
-            None => Session::new(ctx.http, origin, secret),
-        };
         let what = format!("{method} {}", url.rest);
-        let headers = self
+        let headers: Vec<(&str, String)> = self
             .headers
             .iter()
             .map(|(k, v)| (k.as_str(), v.clone()))
             .collect();
-        let reply = session.send(method, &url, headers, self.body.clone(), &what)?;
-        let reply = arm::expect_success(reply, &what)?;
+        // Only the first call is asked again while access is "not yet": a refused call did
+        // nothing, but the operation it started must not be started twice.
+        let (token, reply) = ctx.with_token(audience, &cloud, |token| {
+            let session = session_with(ctx, &origin, api, token.access_token.expose());
+            let reply = session.send(method, &url, headers.clone(), self.body.clone(), &what)?;
+            Ok((token.clone(), session.expect_success(reply, &what)?))
+        })?;
+        let session = session_with(ctx, &origin, api, token.access_token.expose());
         if self.wait {
             return match lro::wait(&session, method, &url, reply, &what)? {
                 Some(doc) => ctx.print_data(doc),
                 None => Ok(()),
             };
         }
-        if matches!(reply.status, 201 | 202)
-            && reply
-                .header("azure-asyncoperation")
-                .or(reply.header("location"))
-                .is_some()
-        {
+        // 201/202 with a link to poll, or (as Compute answers a VM PATCH) 200 with
+        // Azure-AsyncOperation: the write goes on after this answer.
+        let polls = reply.header("azure-asyncoperation").is_some()
+            || (matches!(reply.status, 201 | 202) && reply.header("location").is_some());
+        if polls {
             crate::error::say(&format!(
                 "armi: {what}: accepted ({}); the operation goes on in Azure (--wait waits for it)",
                 reply.status
@@ -266,6 +276,19 @@ impl Job for Rest {
                 "{what}: the body is not JSON ({e}), so --query cannot apply"
             ))),
         }
+    }
+}
+
+/// A session with ARM, or with the API named by `--resource`.
+fn session_with<'a>(
+    ctx: &'a Ctx,
+    origin: &Origin,
+    api: Option<&'a str>,
+    token: &'a str,
+) -> Session<'a> {
+    match api {
+        Some(name) => Session::with_api(ctx.http, origin.clone(), token, name),
+        None => Session::new(ctx.http, origin.clone(), token),
     }
 }
 

@@ -45,6 +45,23 @@ impl Ctx<'_> {
         needs_group: bool,
     ) -> Result<(ArmScope, Option<crate::sources::imds::Vm>)> {
         let settings = self.settings;
+        // Without instance metadata, say at once every flag that must stand in for it.
+        if !self.source.has_instance_metadata() {
+            let mut missing = Vec::new();
+            if settings.subscription.is_none() {
+                missing.push("-s");
+            }
+            if needs_group {
+                missing.push("-g");
+            }
+            if missing.len() > 1 {
+                return Err(Error::usage(format!(
+                    "{} are needed: {} has no instance metadata to take them from (only VMs do)",
+                    missing.join(" and "),
+                    self.source.host.name()
+                )));
+            }
+        }
         let (vm, cloud) = self.vm_and_cloud(settings.subscription.is_none() || needs_group)?;
         let subscription = scope::SUBSCRIPTION.pick(
             settings.subscription.as_ref(),

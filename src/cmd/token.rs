@@ -1,11 +1,13 @@
 //! `armi token [RESOURCE]`: an access token from the managed identity, for scripts that call an
 //! API themselves.
 
-use super::{Command, Ctx, Job};
+use super::{Command, Ctx, Job, to_file};
 use crate::cli::{Args, Output, Outputs, flags};
 use crate::cloud::Cloud;
 use crate::error::Result;
+use crate::files::Target;
 use crate::output;
+use crate::text::shell_quote;
 use crate::token::Token;
 
 pub static COMMAND: Command = Command {
@@ -29,8 +31,9 @@ Output:
         "armi token https://vault.azure.net -o header | curl -sH @- \\",
         "    'https://myvault.vault.azure.net/secrets/db?api-version=7.4'",
         "armi token -q expires_at -o tsv",
+        "armi token https://storage.azure.com/ --file /run/app/token --wait-access 60",
     ],
-    flags: &[flags::IDENTITY],
+    flags: &[flags::IDENTITY, flags::TO_FILE, &[&flags::WAIT_ACCESS]],
     not_here: &[
         (
             &flags::SUBSCRIPTION,
@@ -55,12 +58,16 @@ Output:
 
 struct TokenJob {
     resource: Option<String>,
+    file: Option<Target>,
 }
 
 fn parse(args: &mut Args) -> Result<Box<dyn Job>> {
-    Ok(Box::new(TokenJob {
-        resource: args.optional(),
-    }))
+    let resource = args.optional();
+    if let Some(resource) = &resource {
+        crate::token::check_audience(resource, "RESOURCE")?;
+    }
+    let file = to_file::parse(args)?;
+    Ok(Box::new(TokenJob { resource, file }))
 }
 
 impl Job for TokenJob {
@@ -73,7 +80,10 @@ impl Job for TokenJob {
             .resource
             .clone()
             .unwrap_or_else(|| cloud.arm_audience.to_string());
-        let token = ctx.token_for(&resource, &cloud)?;
+        let token = ctx.with_token(&resource, &cloud, |token| Ok(token.clone()))?;
+        if let Some(file) = &self.file {
+            return to_file::write(file, token.access_token.expose().as_bytes());
+        }
         match ctx.output {
             Output::Own("raw") => {
                 output::print(format!("{}\n", token.access_token.expose()).as_bytes())
@@ -92,10 +102,12 @@ impl Job for TokenJob {
     }
 }
 
+/// Lines for `eval`: every value quoted for the shell, whatever it holds (the token's characters
+/// are checked when it is parsed, and quoted here all the same).
 fn env_lines(token: &Token) -> String {
     format!(
-        "export AZURE_ACCESS_TOKEN='{}'\nexport AZURE_ACCESS_TOKEN_EXPIRES_ON={}\n",
-        token.access_token.expose(),
-        token.expires_on
+        "export AZURE_ACCESS_TOKEN={}\nexport AZURE_ACCESS_TOKEN_EXPIRES_ON={}\n",
+        shell_quote(token.access_token.expose()),
+        shell_quote(&token.expires_on.to_string())
     )
 }

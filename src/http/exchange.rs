@@ -5,25 +5,19 @@ use std::time::Duration;
 
 use ureq::Agent;
 
+use super::proxy::Proxy;
 use super::{Reply, Request, Service};
 use crate::error::{Error, Kind};
-use crate::text::seconds;
+use crate::text::{clean, seconds};
 
 pub(super) fn exchange(
     agent: &Agent,
+    via: Option<&Proxy>,
     req: &Request,
     cap: u64,
     timeout: Duration,
 ) -> std::result::Result<Reply, Failure> {
-    let mut builder = ureq::http::Request::builder()
-        .method(req.method)
-        .uri(&req.url);
-    for (k, v) in &req.headers {
-        builder = builder.header(*k, v);
-    }
-    if let Some(token) = req.bearer {
-        builder = builder.header("Authorization", format!("Bearer {token}"));
-    }
+    let mut builder = head(req);
     if req.body.is_some()
         && !req
             .headers
@@ -55,7 +49,7 @@ pub(super) fn exchange(
             agent.run(configured)
         }
     };
-    let response = sent.map_err(|e| classify(req, e))?;
+    let response = sent.map_err(|e| classify(req, via, e))?;
     let status = response.status().as_u16();
     let headers = response
         .headers()
@@ -73,20 +67,36 @@ pub(super) fn exchange(
         .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
         .and_then(|(_, v)| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > cap) {
-        return Err(classify(req, ureq::Error::BodyExceedsLimit(cap)));
+        return Err(classify(req, via, ureq::Error::BodyExceedsLimit(cap)));
     }
     let body = response
         .into_body()
         .into_with_config()
         .limit(cap)
         .read_to_vec()
-        .map_err(|e| classify(req, e))?;
+        .map_err(|e| classify(req, via, e))?;
     Ok(Reply {
         status,
         headers,
         body,
         gave_up: None,
     })
+}
+
+/// The request's method, URL, headers and token: what every attempt sends before its body
+/// (here, and for the streamed transfers).
+pub(super) fn head(req: &Request) -> ureq::http::request::Builder {
+    let mut builder = ureq::http::Request::builder()
+        .method(req.method)
+        .uri(&req.url);
+    for (k, v) in &req.headers {
+        builder = builder.header(*k, v);
+    }
+    builder = builder.header("x-ms-client-request-id", super::client_request_id());
+    if let Some(token) = req.bearer {
+        builder = builder.header("Authorization", format!("Bearer {token}"));
+    }
+    builder
 }
 
 /// What went wrong with one attempt, sorted by what to do about it.
@@ -109,85 +119,161 @@ impl Failure {
     }
 }
 
-fn classify(req: &Request, e: ureq::Error) -> Failure {
+/// Sorts an attempt's error by what to do about it, naming what failed: the service, or the
+/// proxy in front of it (`via`).
+pub(super) fn classify(req: &Request, via: Option<&Proxy>, e: ureq::Error) -> Failure {
     use std::io::ErrorKind as K;
     let service = req.service.label();
+    let origin = origin_of(&req.url);
     let may_retry = req.service.may_repeat(req.method);
+    let fatal = |why: String| Failure::Fatal(Error::failed(format!("{}: {why}", req.what)));
+    // A call that may have reached the service, and is not repeated, may have taken effect.
+    let not_repeated = |why: String| {
+        Failure::Fatal(
+            Error::failed(format!(
+                "{}: {why} (not repeated: {} is not idempotent)",
+                req.what, req.method
+            ))
+            .with_hint("the call may have taken effect in Azure: check before running it again"),
+        )
+    };
     match e {
         ureq::Error::Timeout(ureq::Timeout::Connect) => {
-            let why = format!(
-                "{service} at {} did not accept a connection in time",
-                origin_of(&req.url)
-            );
+            let why = match via {
+                Some(p) => format!(
+                    "no connection to {service} at {origin} through the proxy {} (from {}) in time",
+                    p.shown(),
+                    p.variable
+                ),
+                None => format!("{service} at {origin} did not accept a connection in time"),
+            };
             if req.service.is_local() {
                 Failure::Unreachable(why)
             } else if may_retry {
                 Failure::Transient(why)
             } else {
-                Failure::Fatal(Error::failed(format!("{}: {why}", req.what)))
+                fatal(why)
             }
         }
         ureq::Error::Timeout(_) if may_retry => {
             Failure::Transient(format!("{service} did not answer in time"))
         }
-        ureq::Error::Timeout(_) => Failure::Fatal(Error::new(
-            Kind::GaveUp,
-            format!(
-                "{}: {service} did not answer in time (not retried: {} is not idempotent)",
-                req.what, req.method
-            ),
-        )),
+        ureq::Error::Timeout(_) => Failure::Fatal(
+            Error::new(
+                Kind::GaveUp,
+                format!(
+                    "{}: {service} did not answer in time (not retried: {} is not idempotent)",
+                    req.what, req.method
+                ),
+            )
+            .with_hint("the call may have taken effect in Azure: check before running it again"),
+        ),
         ureq::Error::Io(io) => match io.kind() {
             K::ConnectionRefused
             | K::NetworkUnreachable
             | K::HostUnreachable
             | K::AddrNotAvailable
-            | K::NetworkDown => {
-                let why = format!(
-                    "cannot connect to {service} at {}: {io}",
-                    origin_of(&req.url)
-                );
-                if req.service.is_local() {
-                    Failure::Unreachable(why)
-                } else {
-                    Failure::Fatal(Error::failed(format!("{}: {why}", req.what)).with_hint(
-                        "check the network path (firewall, HTTPS_PROXY/NO_PROXY, --arm-endpoint)",
+            | K::NetworkDown => match via {
+                Some(p) => Failure::Fatal(
+                    Error::failed(format!(
+                        "{}: cannot connect to the proxy {} (from {}): {io}",
+                        req.what,
+                        p.shown(),
+                        p.variable
                     ))
+                    .with_hint(format!(
+                        "is the proxy running? fix or unset {}, or add {} to NO_PROXY",
+                        p.variable,
+                        host_of(origin)
+                    )),
+                ),
+                None => {
+                    let why = format!("cannot connect to {service} at {origin}: {io}");
+                    if req.service.is_local() {
+                        Failure::Unreachable(why)
+                    } else {
+                        Failure::Fatal(Error::failed(format!("{}: {why}", req.what)).with_hint(
+                            "check the network path (firewall, HTTPS_PROXY/NO_PROXY, --arm-endpoint)",
+                        ))
+                    }
                 }
-            }
+            },
             K::ConnectionReset
             | K::ConnectionAborted
             | K::UnexpectedEof
             | K::BrokenPipe
-            | K::TimedOut
-                if may_retry =>
-            {
-                Failure::Transient(format!("{service} connection broke: {io}"))
+            | K::TimedOut => {
+                let why = format!("{service} connection broke: {io}");
+                if may_retry {
+                    Failure::Transient(why)
+                } else {
+                    not_repeated(why)
+                }
             }
             K::InvalidData if io.to_string().contains("certificate") => Failure::Fatal(
-                Error::failed(format!("{}: TLS: {io}", req.what)).with_hint(
-                    "ARM's certificate is not signed by a trusted root; behind a TLS-inspecting proxy, pass its CA with --ca-file or SSL_CERT_FILE",
+                Error::failed(format!("{}: TLS with {origin}: {io}", req.what)).with_hint(
+                    "the certificate is not signed by a trusted root; behind a TLS-inspecting proxy, pass its CA with --ca-file or SSL_CERT_FILE",
                 ),
             ),
-            _ => Failure::Fatal(Error::failed(format!("{}: {service}: {io}", req.what))),
+            // rustls got something that is not TLS: the port speaks plain HTTP.
+            K::InvalidData if io.to_string().contains("corrupt message") => {
+                let server = via.map_or(format!("the server at {origin}"), |p| {
+                    format!("the proxy {} (from {})", p.shown(), p.variable)
+                });
+                Failure::Fatal(
+                    Error::failed(format!(
+                        "{}: {server} does not speak https: it answered the TLS handshake with something else ({io})",
+                        req.what
+                    ))
+                    .with_hint("check the scheme: http:// for a plain HTTP port"),
+                )
+            }
+            _ => fatal(format!("{service}: {io}")),
         },
-        ureq::Error::BodyExceedsLimit(cap) => Failure::Fatal(Error::failed(format!(
-            "{}: {service} sent a body larger than the {} MiB cap",
-            req.what,
+        ureq::Error::ConnectProxyFailed(why) => {
+            let p = via.map_or_else(|| "the proxy".to_string(), |p| {
+                format!("the proxy {} (from {})", p.shown(), p.variable)
+            });
+            Failure::Fatal(
+                Error::failed(format!(
+                    "{}: {p} would not tunnel to {origin}: {}",
+                    req.what,
+                    clean(&why)
+                ))
+                .with_hint("check the proxy's address and its rules for this host, or NO_PROXY"),
+            )
+        }
+        ureq::Error::BodyExceedsLimit(cap) => fatal(format!(
+            "{service} sent a body larger than the {} MiB cap",
             cap >> 20
-        ))),
+        )),
         ureq::Error::HostNotFound => Failure::Fatal(
             Error::failed(format!(
-                "{}: cannot resolve the {service} host name",
+                "{}: cannot resolve {}, the {service} host name",
+                req.what,
+                host_of(origin)
+            ))
+            .with_hint("check /etc/resolv.conf and DNS"),
+        ),
+        // The same bytes come back the same way: a broken protocol is not worth another try.
+        ureq::Error::Protocol(p) => Failure::Fatal(
+            Error::failed(format!(
+                "{}: the server at {origin} did not answer in HTTP/1.1: {p}",
                 req.what
             ))
-            .with_hint("check /etc/resolv.conf and DNS; ARM needs name resolution"),
+            .with_hint(
+                "if the port speaks TLS, check the scheme (https://); otherwise something other \
+                 than the service answers there",
+            ),
         ),
-        ureq::Error::Protocol(p) if may_retry => {
-            Failure::Transient(format!("{service} broke the HTTP protocol: {p}"))
-        }
-        other => Failure::Fatal(Error::failed(format!("{}: {service}: {other}", req.what))),
+        ureq::Error::Http(e) => fatal(format!("{service} sent an answer armi cannot read: {e}")),
+        other => fatal(format!("{service}: {other}")),
     }
+}
+
+/// The host of an origin, for messages.
+fn host_of(origin: &str) -> String {
+    super::Endpoint::parse(origin).map_or_else(|_| origin.to_string(), |e| e.host)
 }
 
 /// `scheme://host:port` of a URL, for messages.

@@ -14,6 +14,7 @@ pub mod proxy;
 mod request;
 mod resolve;
 pub mod retry;
+mod stream;
 pub mod tls;
 
 use std::cell::{Cell, OnceCell, RefCell};
@@ -32,6 +33,7 @@ pub use proxy::ProxyEnv;
 pub use request::{Reply, Request, Service};
 pub use retry::Deadline;
 use retry::{Decision, Said, Tries, Why};
+pub use stream::{Fetched, FileBody, Opened, Sink, Stream};
 
 use crate::error::{Error, Kind, Result};
 use crate::text::seconds;
@@ -53,6 +55,29 @@ const PROGRESS_AFTER: Duration = Duration::from_secs(2);
 
 const USER_AGENT: &str = concat!("armi/", env!("CARGO_PKG_VERSION"));
 
+/// One GUID for the whole run, sent as `x-ms-client-request-id` on every request, so that one
+/// run is one id in the services' logs.
+pub fn client_request_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        use ring::rand::SecureRandom;
+        let mut b = [0u8; 16];
+        // A failing system random source leaves zeros: the id is for logs, not for security.
+        let _ = ring::rand::SystemRandom::new().fill(&mut b);
+        b[6] = (b[6] & 0x0f) | 0x40; // version 4
+        b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
+        let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        format!(
+            "{}-{}-{}-{}-{}",
+            &hex[0..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..32]
+        )
+    })
+}
+
 /// How hosts armi sends a token to over the network are reached: the trusted roots and the
 /// proxy variables. Both are read when first needed, so that a command that never leaves this
 /// machine is not refused for a setting it does not use.
@@ -70,7 +95,7 @@ pub struct Http {
     remote: Remote,
     roots: OnceCell<Option<Arc<Vec<Certificate<'static>>>>>,
     /// The agents built so far, by the origin (or kind) they serve.
-    agents: RefCell<Vec<(String, Agent)>>,
+    agents: RefCell<Vec<(String, Route)>>,
     resolve: resolve::Resolve,
     progress_shown: Cell<bool>,
 }
@@ -127,38 +152,50 @@ impl Http {
     /// The agent for a request, built on first use: the identity agent for hosts on this
     /// machine, the pinned agent for Service Fabric, and one agent per remote host (its proxy
     /// depends on the host).
-    fn agent(&self, req: &Request) -> Result<Agent> {
+    fn agent(&self, req: &Request) -> Result<Route> {
         let key = match req.service {
             Service::Imds | Service::Local(_) => "local".to_string(),
             Service::Pinned(..) => "pinned".to_string(),
+            Service::TokenProxy(tls) => tls.key(),
             _ => origin_of(&req.url).to_ascii_lowercase(),
         };
-        if let Some((_, agent)) = self.agents.borrow().iter().find(|(k, _)| *k == key) {
-            return Ok(agent.clone());
+        if let Some((_, route)) = self.agents.borrow().iter().find(|(k, _)| *k == key) {
+            return Ok(route.clone());
         }
-        let agent = match req.service {
-            Service::Imds | Service::Local(_) => local_config().build().new_agent_with(self),
-            Service::Pinned(_, pin) => {
-                tls::pinned_agent(local_config().build(), pin.clone(), self.resolve.clone())
+        let direct = |agent| Route { agent, via: None };
+        let route = match req.service {
+            Service::Imds | Service::Local(_) => {
+                direct(local_config().build().new_agent_with(self))
             }
+            Service::Pinned(_, pin) => direct(tls::pinned_agent(
+                local_config().build(),
+                pin.clone(),
+                self.resolve.clone(),
+            )),
+            // In the cluster, reached directly: the proxy variables are for the way out.
+            Service::TokenProxy(tls) => direct(tls::proxy_agent(
+                remote_config(),
+                tls,
+                self.resolve.clone(),
+            )?),
             _ => self.remote_agent(&req.url)?,
         };
-        self.agents.borrow_mut().push((key, agent.clone()));
-        Ok(agent)
+        self.agents.borrow_mut().push((key, route.clone()));
+        Ok(route)
     }
 
-    fn remote_agent(&self, url: &str) -> Result<Agent> {
+    fn remote_agent(&self, url: &str) -> Result<Route> {
         let endpoint = Endpoint::parse(origin_of(url))
             .map_err(|e| Error::failed(format!("'{}' {e}", crate::text::clean(url))))?;
         let roots = match self.roots()? {
             Some(certs) => RootCerts::Specific(certs),
             None => RootCerts::WebPki,
         };
-        let proxy = match self
+        let via = self
             .remote
             .proxies
-            .for_host(&endpoint.host, endpoint.https)?
-        {
+            .for_host(&endpoint.host, endpoint.https)?;
+        let proxy = match &via {
             Some(proxy) => {
                 self.trace(&format!(
                     "{} via proxy {} (from {})",
@@ -187,23 +224,51 @@ impl Http {
             .user_agent(USER_AGENT)
             .accept("application/json")
             .build();
-        Ok(config.new_agent_with(self))
+        Ok(Route {
+            agent: config.new_agent_with(self),
+            via,
+        })
     }
 
     /// Sends a request, retrying what the service's rules allow until the deadline. Retryable
     /// statuses that outlast the retries come back as a `Reply` with `gave_up` set, so that the
     /// service module can report the service's own error text.
     pub fn send(&self, req: &Request) -> Result<Reply> {
+        let route = self.agent(req)?;
+        self.retrying(
+            req,
+            |remaining| {
+                let reply = self.attempt(&route, req, remaining)?;
+                Ok(if req.service.retries(req.method, reply.status) {
+                    Tried::Again(reply)
+                } else {
+                    Tried::Done(reply)
+                })
+            },
+            |reply| reply,
+        )
+    }
+
+    /// The retry loop of every request: `once` makes one attempt with the time left; an answer
+    /// it hands back as [`Tried::Again`] is retried by the service's rules until the deadline,
+    /// and the last of them, if retries run out, is handed to `refused` with `gave_up` set.
+    fn retrying<T>(
+        &self,
+        req: &Request,
+        mut once: impl FnMut(Duration) -> std::result::Result<Tried<T>, Failure>,
+        refused: impl FnOnce(Reply) -> T,
+    ) -> Result<T> {
         let first = Instant::now();
-        let agent = self.agent(req)?;
         let (mut throttles, mut longest_asked) = (0, Duration::ZERO);
-        for attempt in 1u32.. {
+        let mut attempt = 0u32;
+        loop {
+            attempt = attempt.saturating_add(1);
             let Some(remaining) = self.deadline.remaining() else {
                 return Err(self.deadline_passed(req, attempt - 1));
             };
-            let (said, reason, last) = match self.attempt(&agent, req, remaining) {
-                Ok(reply) if !req.service.retries(req.method, reply.status) => return Ok(reply),
-                Ok(reply) => (
+            let (said, reason, last) = match once(remaining) {
+                Ok(Tried::Done(done)) => return Ok(done),
+                Ok(Tried::Again(reply)) => (
                     said(req.service, &reply),
                     format!("{} answered {}", req.service.label(), reply.status),
                     Some(reply),
@@ -235,7 +300,7 @@ impl Http {
                     return match last {
                         Some(mut reply) => {
                             reply.gave_up = Some(why);
-                            Ok(reply)
+                            Ok(refused(reply))
                         }
                         None => Err(Error::new(Kind::GaveUp, format!("{}: {why}", req.what))),
                     };
@@ -248,7 +313,6 @@ impl Http {
             self.show_progress(req, &reason, first.elapsed());
             std::thread::sleep(wait.total);
         }
-        unreachable!("the attempt counter is unbounded")
     }
 
     fn why_stopped(&self, reason: &str, why: Why, attempts: u32, elapsed: Duration) -> String {
@@ -299,7 +363,7 @@ impl Http {
 
     fn attempt(
         &self,
-        agent: &Agent,
+        route: &Route,
         req: &Request,
         remaining: Duration,
     ) -> std::result::Result<Reply, Failure> {
@@ -309,15 +373,18 @@ impl Http {
             (ARM_BODY_CAP, remaining)
         };
         let started = Instant::now();
-        let result = exchange(agent, req, cap, timeout);
+        let result = exchange(&route.agent, route.via.as_ref(), req, cap, timeout);
         let ms = started.elapsed().as_millis();
         match &result {
             Ok(r) => self.trace(&format!(
-                "{} {} -> {} ({ms} ms, {} bytes)",
+                "{} {} -> {} ({ms} ms, {} bytes{})",
                 req.method,
                 req.url,
                 r.status,
-                r.body.len()
+                r.body.len(),
+                r.service_ids()
+                    .map(|ids| format!("; {ids}"))
+                    .unwrap_or_default()
             )),
             Err(e) => self.trace(&format!(
                 "{} {} -> {} ({ms} ms)",
@@ -328,6 +395,12 @@ impl Http {
         }
         result
     }
+}
+
+/// One attempt, as the retry loop sees it: done, or an answer the service's rules retry.
+enum Tried<T> {
+    Done(T),
+    Again(Reply),
 }
 
 /// What a retryable answer says for retrying: a 429 is throttling (by the identity endpoint on
@@ -341,6 +414,13 @@ fn said(service: Service, reply: &Reply) -> Said {
     }
 }
 
+/// An agent, and the proxy it goes through (for messages that name it).
+#[derive(Clone)]
+struct Route {
+    agent: Agent,
+    via: Option<proxy::Proxy>,
+}
+
 /// Builds an agent from a configuration with armi's resolver and ureq's usual transport chain.
 trait NewAgent {
     fn new_agent_with(self, http: &Http) -> Agent;
@@ -350,6 +430,19 @@ impl NewAgent for ureq::config::Config {
     fn new_agent_with(self, http: &Http) -> Agent {
         Agent::with_parts(self, DefaultConnector::default(), http.resolve.clone())
     }
+}
+
+/// How the AKS token proxy is reached: like a remote host, without a proxy.
+fn remote_config() -> ureq::config::Config {
+    Agent::config_builder()
+        .proxy(None)
+        .https_only(true)
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .timeout_connect(Some(ARM_CONNECT_TIMEOUT))
+        .user_agent(USER_AGENT)
+        .accept("application/json")
+        .build()
 }
 
 /// How an identity host on this machine (IMDS, Arc, App Service, Service Fabric...) is

@@ -11,22 +11,51 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use crate::env::Env;
 use crate::error::{Error, Result};
-use crate::secret::Secret;
 use crate::text::echo;
 
 /// The proxy variables, as set (not yet checked).
 #[derive(Debug, Clone, Default)]
 pub struct ProxyEnv {
-    https: Option<(&'static str, Secret)>,
-    http: Option<(&'static str, Secret)>,
+    https: Option<(&'static str, ProxyUrl)>,
+    http: Option<(&'static str, ProxyUrl)>,
     no_proxy: String,
 }
 
-/// A proxy armi will use: its URL (which may hold a password) and the variable it came from.
+/// A proxy's URL, which may hold credentials: they are a secret (redacted from every message,
+/// and not in `Debug`), the rest of the URL is not.
+#[derive(Clone)]
+pub struct ProxyUrl(String);
+
+impl ProxyUrl {
+    fn new(url: &str) -> ProxyUrl {
+        if let Some((userinfo, _)) = url
+            .split_once("://")
+            .map_or(url, |(_, r)| r)
+            .rsplit_once('@')
+        {
+            let password = userinfo.split_once(':').map_or(userinfo, |(_, p)| p);
+            crate::secret::Secret::new(password);
+        }
+        ProxyUrl(url.to_string())
+    }
+
+    /// The URL with its credentials, for the HTTP client.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ProxyUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&display(&self.0))
+    }
+}
+
+/// A proxy armi will use: its URL and the variable it came from.
 #[derive(Debug, Clone)]
 pub struct Proxy {
     pub variable: &'static str,
-    pub url: Secret,
+    pub url: ProxyUrl,
 }
 
 impl Proxy {
@@ -40,7 +69,7 @@ impl ProxyEnv {
     pub fn read(env: &Env) -> ProxyEnv {
         let pick = |names: &[&'static str]| {
             env.first(names)
-                .map(|(name, value)| (name, Secret::new(value.trim())))
+                .map(|(name, value)| (name, ProxyUrl::new(value.trim())))
         };
         ProxyEnv {
             https: pick(&["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]),
@@ -324,6 +353,22 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn proxy_credentials_are_not_in_debug_and_are_redacted() {
+        let env = Env::of(&[("HTTPS_PROXY", "http://user:hunter2-secret@proxy:3128")]);
+        let proxies = ProxyEnv::read(&env);
+        let shown = format!("{proxies:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("http://***@proxy:3128"), "{shown}");
+        let line = "the proxy said: bad password hunter2-secret";
+        assert_eq!(
+            crate::text::redact(line),
+            "the proxy said: bad password [redacted]"
+        );
+        // The rest of the URL is not a secret.
+        assert_eq!(crate::text::redact("proxy:3128"), "proxy:3128");
     }
 
     #[test]

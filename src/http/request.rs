@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::tls::Pin;
+use super::tls::{Pin, ProxyTls};
 
 /// Which service a request goes to; it decides the agent, the cap and the retry rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +24,8 @@ pub enum Service<'a> {
     /// Entra ID's token endpoint (workload identity): remote, like ARM, but a token request is
     /// safe to repeat.
     Entra,
+    /// AKS identity binding's token proxy in front of Entra ID: its own CA and server name.
+    TokenProxy(&'a ProxyTls),
 }
 
 impl Service<'_> {
@@ -34,6 +36,7 @@ impl Service<'_> {
             Service::Arm => "ARM",
             Service::Api(name) => name,
             Service::Entra => "Entra ID",
+            Service::TokenProxy(_) => "the AKS token proxy",
         }
     }
 
@@ -61,7 +64,7 @@ impl Service<'_> {
             Service::Imds => matches!(status, 404 | 410 | 429 | 500..=599),
             // The other identity hosts and Entra ID: what MSAL retries for them (no 404 or 410
             // rule; Service Fabric documents that 404 must not be retried).
-            Service::Local(_) | Service::Pinned(..) | Service::Entra => {
+            Service::Local(_) | Service::Pinned(..) | Service::Entra | Service::TokenProxy(_) => {
                 matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
             }
             Service::Arm | Service::Api(_) => {
@@ -125,7 +128,24 @@ impl fmt::Debug for Reply {
     }
 }
 
+/// The ids a service answers with, which its support asks for: Azure's request id, ARM's
+/// correlation id, and this run's client request id, in that order.
+const ANSWER_IDS: [&str; 2] = ["x-ms-request-id", "x-ms-correlation-request-id"];
+
 impl Reply {
+    /// `x-ms-request-id …, x-ms-correlation-request-id …` as the service sent them (cleaned),
+    /// or `None` when it sent neither.
+    pub fn service_ids(&self) -> Option<String> {
+        let ids: Vec<String> = ANSWER_IDS
+            .iter()
+            .filter_map(|name| {
+                self.header(name)
+                    .map(|v| format!("{name} {}", crate::text::clean(v)))
+            })
+            .collect();
+        (!ids.is_empty()).then(|| ids.join(", "))
+    }
+
     /// A reply with no headers (tests, and the fuzz targets).
     pub fn new(status: u16, body: impl AsRef<[u8]>) -> Reply {
         Reply {

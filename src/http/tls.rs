@@ -119,10 +119,73 @@ pub fn pinned_agent(config: Config, pin: Pin, resolver: impl Resolver) -> Agent 
                 .with_custom_certificate_verifier(Arc::new(verifier))
                 .with_no_client_auth()
         });
-    let connector = TcpConnector::default().chain(PinnedTls {
+    let connector = TcpConnector::default().chain(TlsStep {
         config: tls.ok().map(Arc::new),
+        name: None,
     });
     Agent::with_parts(config, connector, resolver)
+}
+
+/// The TLS of AKS identity binding's token proxy: only the CA the cluster hands out
+/// (`AZURE_KUBERNETES_CA_FILE` or `_CA_DATA`), and the certificate checked for the name it is
+/// for (`AZURE_KUBERNETES_SNI_NAME`), which is also sent as SNI, whatever address the proxy
+/// URL has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyTls {
+    /// The CA, as PEM.
+    pub ca_pem: Vec<u8>,
+    /// The name to expect, or `None` for the URL's host.
+    pub server_name: Option<String>,
+}
+
+impl ProxyTls {
+    /// A key for the agent built for this CA and name: a new CA (rotation) is a new agent.
+    pub fn key(&self) -> String {
+        let digest = ring::digest::digest(&ring::digest::SHA256, &self.ca_pem);
+        let hex: String = digest
+            .as_ref()
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!(
+            "token-proxy:{hex}:{}",
+            self.server_name.as_deref().unwrap_or("")
+        )
+    }
+}
+
+/// An agent whose https connections trust only `tls`'s CA, for its name.
+pub fn proxy_agent(
+    config: Config,
+    tls: &ProxyTls,
+    resolver: impl Resolver,
+) -> Result<Agent, crate::error::Error> {
+    use crate::error::Error;
+    let mut roots = rustls::RootCertStore::empty();
+    for item in ureq::tls::parse_pem(&tls.ca_pem) {
+        if let Ok(PemItem::Certificate(c)) = item {
+            let der = CertificateDer::from(c.der().to_vec());
+            roots
+                .add(der)
+                .map_err(|e| Error::failed(format!("the token proxy's CA: {e}")))?;
+        }
+    }
+    if roots.is_empty() {
+        return Err(Error::usage(
+            "the token proxy's CA (AZURE_KUBERNETES_CA_FILE or AZURE_KUBERNETES_CA_DATA) holds no certificate",
+        ));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let client = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+        .map_err(|e| Error::failed(format!("TLS for the token proxy: {e}")))?;
+    let connector = TcpConnector::default().chain(TlsStep {
+        config: Some(Arc::new(client)),
+        name: tls.server_name.clone(),
+    });
+    Ok(Agent::with_parts(config, connector, resolver))
 }
 
 #[derive(Debug)]
@@ -172,18 +235,20 @@ impl ServerCertVerifier for PinnedVerifier {
     }
 }
 
-/// The TLS step of the connector chain.
-struct PinnedTls {
+/// The TLS step of the connector chain, with a configuration of armi's own (a pinned
+/// certificate, a cluster's CA) and the server name to check, when it is not the URL's host.
+struct TlsStep {
     config: Option<Arc<ClientConfig>>,
+    name: Option<String>,
 }
 
-impl fmt::Debug for PinnedTls {
+impl fmt::Debug for TlsStep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PinnedTls")
+        f.write_str("TlsStep")
     }
 }
 
-impl<In: Transport> Connector<In> for PinnedTls {
+impl<In: Transport> Connector<In> for TlsStep {
     type Out = PinnedTransport;
 
     fn connect(
@@ -195,19 +260,23 @@ impl<In: Transport> Connector<In> for PinnedTls {
             return Ok(None);
         };
         if !details.needs_tls() {
-            // Pinning means nothing without TLS: plain http to this endpoint is refused.
-            return Err(ureq::Error::Tls("the pinned endpoint must be https"));
+            // A pinned or private CA means nothing without TLS: plain http is refused.
+            return Err(ureq::Error::Tls("this endpoint must be https"));
         }
-        let config = self.config.clone().ok_or(ureq::Error::Tls(
-            "no TLS configuration for the pinned endpoint",
-        ))?;
-        let host = details
-            .uri
-            .host()
-            .ok_or(ureq::Error::Tls("no host to connect to"))?
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string();
+        let config = self
+            .config
+            .clone()
+            .ok_or(ureq::Error::Tls("no TLS configuration for this endpoint"))?;
+        let host = match &self.name {
+            Some(name) => name.clone(),
+            None => details
+                .uri
+                .host()
+                .ok_or(ureq::Error::Tls("no host to connect to"))?
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
+        };
         let name = ServerName::try_from(host).map_err(|_| ureq::Error::Tls("invalid host name"))?;
         let mut conn = ClientConnection::new(config, name).map_err(ureq::Error::Rustls)?;
         let mut sock = TransportAdapter::new(transport.boxed(), details.current_time.clone());

@@ -11,7 +11,7 @@ use crate::arm::Url;
 use crate::error::{Error, Kind, Result};
 use crate::files::{Links, Refusal, read_regular};
 use crate::http::{Request, Service};
-use crate::identity::{Identity, Selectors};
+use crate::identity::Selectors;
 use crate::secret::Secret;
 use crate::text::{clean, percent_encode};
 use crate::token::{self, Token};
@@ -25,8 +25,13 @@ const KEY_DIR: &str = "/var/opt/azcmagent/tokens";
 /// The Arc agent's binary: MSAL Python and MSAL Go disagree on the path, so both count.
 pub const HIMDS_PATHS: [&str; 2] = ["/opt/azcmagent/bin/himds", "/var/opt/azcmagent/bin/himds"];
 const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:40342/metadata/identity/oauth2/token";
-const SELECTORS: Selectors = Selectors::NONE;
-const WHY_NOT: &str = "Azure Arc supports only the machine's system-assigned identity";
+/// The Connected Machine agent takes IMDS's names (MSAL Go 1.9.0, MSAL Python, azure-identity
+/// 1.26.0); it silently ignores App Service's `mi_res_id`.
+const SELECTORS: Selectors = Selectors {
+    client_id: Some("client_id"),
+    object_id: Some("object_id"),
+    resource_id: Some("msi_res_id"),
+};
 
 /// The Arc agent (himds) on this machine.
 #[derive(Debug)]
@@ -47,15 +52,17 @@ impl Arc {
 
 impl IdentityHost for Arc {
     fn token(&self, ask: &Ask) -> Result<Token> {
-        super::selector(Host::Arc, ask.identity, &SELECTORS, WHY_NOT)?;
+        let selector = super::selector(Host::Arc, ask.identity, &SELECTORS, "")?;
         let (http, resource) = (ask.http, ask.resource);
-        let url = super::with_query(
-            &self.endpoint,
-            &format!(
-                "api-version={API_VERSION}&resource={}",
-                percent_encode(resource)
-            ),
+        // The selector goes on both requests: the challenge's and the answer's.
+        let mut query = format!(
+            "api-version={API_VERSION}&resource={}",
+            percent_encode(resource)
         );
+        if let Some((key, id)) = selector {
+            query.push_str(&format!("&{key}={}", percent_encode(id)));
+        }
+        let url = super::with_query(&self.endpoint, &query);
         let what = super::what(Host::Arc, resource, ask.identity);
         let challenge = http.send(&Request::metadata(SERVICE, url.clone(), &what))?;
         if challenge.status != 401 || challenge.gave_up.is_some() {
@@ -65,11 +72,12 @@ impl IdentityHost for Arc {
                 ))
                 .with_hint("something other than the Arc agent answers on IDENTITY_ENDPOINT"));
             }
+            // An agent that knows user-assigned identities may refuse an unknown one at once.
             return Err(failure(
                 Host::Arc,
                 &what,
                 &challenge,
-                &Identity::System,
+                ask.identity,
                 &no_meaning,
             ));
         }

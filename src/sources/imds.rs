@@ -17,8 +17,9 @@ use crate::token::Token;
 
 /// The token api-version every SDK uses.
 pub const TOKEN_API_VERSION: &str = "2018-02-01";
-/// The first instance api-version with both `azEnvironment` and `resourceId` (and `userData`).
-pub const INSTANCE_API_VERSION: &str = "2021-02-01";
+/// An instance api-version with `azEnvironment`, `resourceId` and
+/// `securityProfile.securityType` (which came last, in 2021-12-13).
+pub const INSTANCE_API_VERSION: &str = "2021-12-13";
 /// IMDS's own address, used when nothing overrides it.
 pub const DEFAULT_ENDPOINT: &str = "http://169.254.169.254";
 
@@ -57,6 +58,8 @@ pub struct Vm {
     pub location: String,
     pub resource_id: String,
     pub az_environment: String,
+    /// `securityProfile.securityType`: `TrustedLaunch`, `ConfidentialVM`, or "" for a standard VM.
+    pub security_type: String,
 }
 
 impl Vm {
@@ -78,6 +81,7 @@ impl Vm {
             location: field("location"),
             resource_id: field("resourceId"),
             az_environment: field("azEnvironment"),
+            security_type: field("securityProfile/securityType"),
         }
     }
 }
@@ -112,8 +116,7 @@ pub fn token(
         return Err(failure(&what, &reply, Some(identity)));
     }
     Token::parse(&reply.body, requested_at).map_err(|e| {
-        let e = Error::failed(format!("{what}: {}", e.message));
-        with_proxy_hint(e, &reply)
+        not_imds(&reply).unwrap_or_else(|| Error::failed(format!("{what}: {}", e.message)))
     })
 }
 
@@ -128,22 +131,27 @@ pub fn instance(http: &Http, endpoint: &Endpoint) -> Result<Value> {
     }
     match crate::json::parse(&reply.body) {
         Ok(v @ Value::Object(_)) => Ok(v),
-        _ => Err(with_proxy_hint(
-            Error::failed(format!("{what}: 200 but the body is not a JSON object")),
-            &reply,
-        )),
+        _ => Err(not_imds(&reply).unwrap_or_else(|| {
+            Error::failed(format!("{what}: 200 but the body is not a JSON object"))
+        })),
     }
 }
 
 /// Turns a non-200 IMDS answer into an error of the right kind, with a hint where one is known.
 fn failure(what: &str, reply: &Reply, identity: Option<&Identity>) -> Error {
+    if let Some(e) = not_imds(reply) {
+        return e;
+    }
     let retry = "IMDS kept answering with a transient error; it documents 410 for up to 70 s during updates. \
                  Raise --timeout to wait longer; -v shows each retry";
-    let e = answer::error(what, reply, retry, |a| meaning(a, identity));
-    match e.kind {
-        Kind::Failed => with_proxy_hint(e, reply),
-        _ => e,
-    }
+    // An identity attached seconds ago is "not found" until IMDS learns of it (10-20 s on a
+    // VM, 30-40 s on a scale set): --wait-access asks again.
+    let mut not_yet = false;
+    let error = answer::error(what, reply, retry, |a| {
+        not_yet = a.status == 400 && identity.is_some() && a.lower().contains("identity not found");
+        meaning(a, identity)
+    });
+    error.not_yet_if(not_yet)
 }
 
 /// IMDS's own table: what its statuses and texts mean, and the fix.
@@ -201,19 +209,35 @@ fn identity_failure(lower: &str, identity: Option<&Identity>) -> (Kind, Option<S
     (Kind::Failed, None)
 }
 
-/// Real IMDS names itself in `Server`; when something else answered, a proxy is the usual
-/// culprit, and IMDS must be reached directly.
-fn with_proxy_hint(e: Error, reply: &Reply) -> Error {
+/// The error for an answer that is not IMDS's: real IMDS names itself in `Server` and answers in
+/// JSON; a proxy's or firewall's page in its place means IMDS is not reachable from here (exit 3),
+/// whatever status the page came with. `None` for an answer that may well be IMDS's.
+pub fn not_imds(reply: &Reply) -> Option<Error> {
     let server = reply.header("server").unwrap_or_default();
-    if server.starts_with("IMDS") {
-        return e;
+    if server.starts_with("IMDS") || crate::json::parse(&reply.body).is_ok() {
+        return None;
     }
-    e.with_hint(format!(
-        "the answer did not come from IMDS (Server: '{}'): a proxy or another service is answering \
-         for the metadata address; armi never uses a proxy for IMDS, so check routes and --imds-endpoint",
-        clean(server)
-    ))
+    let snippet: String = clean(&String::from_utf8_lossy(&reply.body))
+        .chars()
+        .take(120)
+        .collect();
+    Some(
+        Error::new(
+            Kind::Unreachable,
+            format!(
+                "the answer at the metadata address did not come from IMDS: {} (Server: '{}'): {snippet}",
+                reply.status,
+                clean(server)
+            ),
+        )
+        .with_hint(PROXY_HINT),
+    )
 }
+
+/// What to do when something else answers for IMDS (also `armi doctor`'s fix).
+pub const PROXY_HINT: &str = "a proxy, firewall or another service answers for the metadata address \
+    (Docker Desktop does this): IMDS answers only an Azure VM itself, directly; armi never uses a \
+    proxy for IMDS, so check routes and --imds-endpoint";
 
 #[cfg(test)]
 mod tests {
@@ -293,12 +317,15 @@ mod tests {
     }
 
     #[test]
-    fn an_html_body_from_a_proxy_gets_the_proxy_hint() {
-        let mut r = reply(502, "<html><body>\n<h1>Bad gateway</h1></body></html>");
-        r.headers = vec![("Server".into(), "squid/5.7".into())];
-        let e = failure("x", &r, None);
-        assert_eq!(e.kind, Kind::Failed);
-        assert!(e.message.contains("<h1>Bad gateway</h1>"), "{}", e.message);
-        assert!(e.hint.unwrap().contains("squid/5.7"));
+    fn a_proxys_page_for_imds_is_unreachable_whatever_its_status() {
+        for status in [200, 403, 502] {
+            let mut r = reply(status, "<html><body>\n<h1>Bad gateway</h1></body></html>");
+            r.headers = vec![("Server".into(), "squid/5.7".into())];
+            let e = failure("x", &r, None);
+            assert_eq!(e.kind, Kind::Unreachable, "{status}");
+            assert!(e.message.contains("Server: 'squid/5.7'"), "{}", e.message);
+            assert!(e.message.contains("<h1>Bad gateway</h1>"), "{}", e.message);
+            assert_eq!(e.hint.as_deref(), Some(PROXY_HINT));
+        }
     }
 }

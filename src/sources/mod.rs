@@ -13,6 +13,7 @@ pub mod azure_ml;
 pub mod cloud_shell;
 pub mod imds;
 pub mod service_fabric;
+mod token_proxy;
 pub mod workload;
 
 use std::fmt;
@@ -255,12 +256,76 @@ impl Source {
             self.host.name(),
             self.why
         ));
-        self.config.token(&Ask {
+        let asked_at = token::now();
+        let token = self.config.token(&Ask {
             http,
             resource,
             identity,
             cloud,
-        })
+        })?;
+        let what = what(self.host, resource, identity);
+        let token = token.fresh(asked_at).map_err(|e| Error {
+            message: format!("{what}: {}", e.message),
+            ..e
+        })?;
+        confirm(self.host, identity, &token).map_err(|e| Error {
+            message: format!("{what}: {}", e.message),
+            ..e
+        })?;
+        let same = |echoed: &str| echoed.trim_end_matches('/') == resource.trim_end_matches('/');
+        if let Some(echoed) = token.resource.as_deref().filter(|r| !same(r)) {
+            http.trace(&format!(
+                "{} answered for resource '{}', not the '{resource}' asked for",
+                self.host.name(),
+                crate::text::clean(echoed)
+            ));
+        }
+        Ok(token)
+    }
+}
+
+/// Checks that a token is for the user-assigned identity asked for: by what the host's answer
+/// echoes (`client_id`, `object_id`, `msi_res_id`), else by the token's claims (`appid`, `oid`,
+/// `xms_mirid`). Older Arc agents ignore the selector and answer for the system-assigned
+/// identity, so on Arc a token nothing confirms is refused too; elsewhere it is taken as it is.
+fn confirm(host: Host, identity: &Identity, token: &Token) -> Result<()> {
+    let (echoed, asked) = match identity {
+        Identity::System => return Ok(()),
+        Identity::ClientId { id, .. } => (&token.client_id, id),
+        Identity::ObjectId(id) => (&token.object_id, id),
+        Identity::ResourceId(id) => (&token.msi_res_id, id),
+    };
+    let not_asked = |why: String| {
+        let hint = match host {
+            Host::Arc => "the Arc agent is too old to choose a user-assigned identity and answered for the \
+                          machine's system-assigned one: update the Connected Machine agent (azcmagent), or \
+                          act as the system-assigned identity"
+                .to_string(),
+            _ => format!(
+                "{} answered for another identity than the one asked for; check the id",
+                host.name()
+            ),
+        };
+        Error::new(Kind::NoIdentity, why).with_hint(hint)
+    };
+    if let Some(echoed) = echoed {
+        return if echoed.eq_ignore_ascii_case(asked) {
+            Ok(())
+        } else {
+            Err(not_asked(format!(
+                "the answer is for '{}', not {}",
+                crate::text::clean(echoed),
+                identity.describe()
+            )))
+        };
+    }
+    match crate::claims::Claims::decode(token.access_token.expose()) {
+        Ok(claims) => claims.check(identity).map_err(not_asked),
+        Err(_) if host == Host::Arc => Err(not_asked(format!(
+            "nothing in the answer confirms it is for {}",
+            identity.describe()
+        ))),
+        Err(_) => Ok(()),
     }
 }
 

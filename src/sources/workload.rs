@@ -1,9 +1,11 @@
 //! AKS workload identity: the projected service-account token in `AZURE_FEDERATED_TOKEN_FILE`
 //! (read afresh each time, because it rotates) is exchanged at Entra ID for an access token of
-//! the identity in `AZURE_CLIENT_ID`, in the tenant `AZURE_TENANT_ID` (protocol.md § 5.7).
+//! the identity in `AZURE_CLIENT_ID`, in the tenant `AZURE_TENANT_ID` (protocol.md § 5.7);
+//! with AKS identity binding, through the cluster's token proxy ([`super::token_proxy`]).
 
 use std::path::PathBuf;
 
+use super::token_proxy::TokenProxy;
 use super::{Ask, Host, IdentityHost, Vars, fetch};
 use crate::answer::Answer;
 use crate::arm::Url;
@@ -31,6 +33,7 @@ pub struct Workload {
     client_id: String,
     tenant_id: String,
     authority: Option<Url>,
+    proxy: Option<TokenProxy>,
 }
 
 impl Workload {
@@ -40,9 +43,10 @@ impl Workload {
             client_id: vars.need("AZURE_CLIENT_ID")?,
             tenant_id: tenant(&vars.need("AZURE_TENANT_ID")?)?,
             authority: match vars.env.get("AZURE_AUTHORITY_HOST") {
-                Some(_) => Some(vars.url("AZURE_AUTHORITY_HOST", None)?),
+                Some(_) => Some(authority(vars.url("AZURE_AUTHORITY_HOST", None)?)?),
                 None => None,
             },
+            proxy: TokenProxy::from_env(vars)?,
         })
     }
 
@@ -58,8 +62,32 @@ impl Workload {
                     ),
                 )
             })?;
-        Ok(Secret::new(String::from_utf8_lossy(&bytes).trim()))
+        let assertion = String::from_utf8_lossy(&bytes).trim().to_string();
+        if assertion.is_empty() {
+            return Err(Error::new(
+                Kind::NoIdentity,
+                format!(
+                    "workload identity: AZURE_FEDERATED_TOKEN_FILE '{}' is empty; nothing was sent",
+                    echo(&self.token_file.to_string_lossy())
+                ),
+            )
+            .with_hint("the service account token is not projected (yet): check the pod's azure.workload.identity/use label and its service account"));
+        }
+        Ok(Secret::new(assertion))
     }
+}
+
+/// Entra ID gets the federated assertion and hands out a token: https, or plain http only to this
+/// machine (an emulator).
+fn authority(url: Url) -> Result<Url> {
+    if url.https || crate::http::endpoint::is_loopback_host(&url.host) {
+        return Ok(url);
+    }
+    Err(Error::usage(format!(
+        "AZURE_AUTHORITY_HOST: '{}' is plain http on a host that is not this machine; the \
+         federated token and the new token would travel in clear text, so it must be https",
+        echo(&url.to_url())
+    )))
 }
 
 /// A tenant id goes into a URL path: a GUID or a domain name, nothing else.
@@ -107,13 +135,20 @@ impl IdentityHost for Workload {
             .map(|(k, v)| format!("{k}={}", percent_encode(v)))
             .collect::<Vec<_>>()
             .join("&");
-        let url = format!(
-            "{}/{}/oauth2/v2.0/token",
-            authority.to_url().trim_end_matches('/'),
-            percent_encode(&self.tenant_id)
-        );
+        let path = format!("/{}/oauth2/v2.0/token", percent_encode(&self.tenant_id));
+        let proxy_tls = match &self.proxy {
+            Some(proxy) => Some(proxy.tls(ask.http)?),
+            None => None,
+        };
+        let (service, url) = match (&self.proxy, &proxy_tls) {
+            (Some(proxy), Some(tls)) => (Service::TokenProxy(tls), proxy.url(&path)),
+            _ => (
+                Service::Entra,
+                format!("{}{path}", authority.to_url().trim_end_matches('/')),
+            ),
+        };
         let request = Request {
-            service: Service::Entra,
+            service,
             method: "POST",
             url,
             what: super::what(Host::Workload, ask.resource, ask.identity),
@@ -121,7 +156,13 @@ impl IdentityHost for Workload {
             bearer: None,
             body: Some(body.into_bytes()),
         };
-        fetch(ask, Host::Workload, request, &meaning)
+        // Entra's v2 answer names neither the audience nor the identity: armi knows both.
+        let mut token = fetch(ask, Host::Workload, request, &meaning)?;
+        token
+            .resource
+            .get_or_insert_with(|| ask.resource.to_string());
+        token.client_id.get_or_insert(client_id);
+        Ok(token)
     }
 }
 

@@ -221,3 +221,59 @@ pub fn writable() -> Scenario {
         ..sc
     }
 }
+
+/// Like [`run`], also measuring armi's peak RSS in KiB (its own, from `wait4`, which reaps it:
+/// the `Child` is not waited on again).
+#[allow(clippy::zombie_processes)]
+pub fn run_measured(emu: &Emulator, args: &[&str]) -> (Run, i64) {
+    use std::io::Read as _;
+    let started = Instant::now();
+    let mut child = Command::new(armi_bin())
+        .args(args)
+        .env_clear()
+        .env("ARMI_IMDS_ENDPOINT", emu.imds_url())
+        .env("ARMI_ARM_ENDPOINT", emu.arm_url())
+        .env("SSL_CERT_FILE", emu.ca_file())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("armi runs");
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let mut err = String::new();
+    let _ = stderr.read_to_string(&mut err);
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid, and the pid is our own child's.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: valid pointers to a status and a rusage.
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(waited, pid, "wait4");
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    let run = Run {
+        code,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err,
+        elapsed: started.elapsed(),
+    };
+    assert_no_token_on_stderr(emu, &run);
+    (run, usage.ru_maxrss)
+}
+
+/// A loopback port where nothing listens (bound, then released): connecting is refused.
+pub fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port")
+        .port()
+}

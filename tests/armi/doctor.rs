@@ -41,6 +41,7 @@ fn doctor_passes_every_step_on_a_healthy_vm() {
         "environment",
         "imds-reachable",
         "instance-metadata",
+        "imds-v2",
         "identity",
         "token",
         "arm-reachable",
@@ -199,10 +200,11 @@ fn doctor_reports_as_json() {
     let report = run.json();
     assert_eq!(report["exit_code"], 5);
     let steps = report["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 7);
-    assert_eq!(steps[6]["step"], "group-read");
-    assert_eq!(steps[6]["status"], "FAIL");
-    assert!(steps[6]["fix"].as_str().unwrap().contains("Reader"));
+    assert_eq!(steps.len(), 8);
+    let last = &steps[7];
+    assert_eq!(last["step"], "group-read");
+    assert_eq!(last["status"], "FAIL");
+    assert!(last["fix"].as_str().unwrap().contains("Reader"));
 }
 
 #[test]
@@ -271,4 +273,142 @@ fn whoami_rejects_a_token_for_another_identity() {
     run(&emu, &["whoami", "--object-id", OBJECT_A])
         .expect_code(4)
         .expect_stderr("not for the object id");
+}
+
+#[test]
+fn doctor_says_what_it_did_not_check_on_a_host_without_instance_metadata() {
+    let emu = Emulator::start(Scenario {
+        app_service: true,
+        ..Scenario::default()
+    });
+    let run = run_with(
+        &emu,
+        &["doctor"],
+        &[
+            ("IDENTITY_ENDPOINT", &emu.app_service_url()),
+            ("IDENTITY_HEADER", &emu.app_service_secret()),
+        ],
+    );
+    run.expect_code(0);
+    let verdict = verdict(&run);
+    assert!(verdict.contains("not checked: group-read"), "{verdict}");
+    assert!(!verdict.contains("read its resource group"), "{verdict}");
+}
+
+#[test]
+fn doctor_names_a_refused_connection_and_the_address_it_tried() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let run = run_env(
+        &["doctor"],
+        &[
+            ("ARMI_IMDS_ENDPOINT", &format!("http://127.0.0.1:{port}")),
+            ("ARMI_ARM_ENDPOINT", "https://127.0.0.1:9"),
+        ],
+    );
+    run.expect_code(3);
+    let step = line(&run, "imds-reachable");
+    assert!(step.contains("cannot connect to 127.0.0.1:"), "{step}");
+    assert!(step.contains("refused"), "{step}");
+    assert!(!step.contains("within"), "{step}");
+    assert!(run.stdout.contains("blocks 127.0.0.1"), "{}", run.stdout);
+}
+
+#[test]
+fn doctor_calls_imds_updating_transient_not_a_stranger() {
+    let emu = Emulator::start(with_fault(
+        Route::AnyImds,
+        status(410),
+        Limit::For(Duration::from_secs(60)),
+    ));
+    let run = doctor(&emu, &[]);
+    assert!(
+        line(&run, "imds-reachable").starts_with("WARN"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("not IMDS"), "{}", run.stdout);
+    assert_ne!(run.code, 3, "{}", run.stdout);
+}
+
+#[test]
+fn doctor_json_keeps_the_whole_failure_in_the_verdict() {
+    let emu = Emulator::start(Scenario {
+        grants: vec![],
+        ..Scenario::default()
+    });
+    let run = doctor(&emu, &["-o", "json"]);
+    run.expect_code(5);
+    let verdict = run.json()["verdict"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(!verdict.ends_with('…'), "{verdict}");
+    assert!(verdict.len() > 200, "{verdict}");
+}
+
+#[test]
+fn doctor_says_whether_imds_offers_v2_and_the_security_type_without_failing() {
+    for (v2, says) in [(true, "IMDS offers v2"), (false, "IMDS does not offer v2")] {
+        let emu = Emulator::start(Scenario {
+            imds_v2: v2,
+            ..Scenario::default()
+        });
+        let run = doctor(&emu, &[]);
+        run.expect_code(0);
+        let step = line(&run, "imds-v2");
+        assert!(step.starts_with("PASS"), "{step}");
+        assert!(step.contains(says), "{step}");
+        assert!(step.contains("armi uses IMDS v1 bearer tokens"), "{step}");
+        assert!(
+            line(&run, "instance-metadata").contains("security type TrustedLaunch"),
+            "{}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn doctor_names_each_unreachable_address_and_its_time_once() {
+    let imds = format!("127.0.0.1:{}", closed_port());
+    let arm = format!("https://127.0.0.1:{}", closed_port());
+    let run = run_env(
+        &["doctor"],
+        &[
+            ("ARMI_IMDS_ENDPOINT", &format!("http://{imds}")),
+            ("ARMI_ARM_ENDPOINT", &arm),
+        ],
+    );
+    run.expect_code(3);
+    let imds_step = line(&run, "imds-reachable");
+    assert_eq!(imds_step.matches(&imds).count(), 1, "{imds_step}");
+    assert_eq!(imds_step.matches(" ms)").count(), 1, "{imds_step}");
+    let arm_step = line(&run, "arm-reachable");
+    assert!(arm_step.starts_with("FAIL"), "{arm_step}");
+    assert_eq!(arm_step.matches(&arm).count(), 1, "{arm_step}");
+    assert_eq!(arm_step.matches(" ms)").count(), 1, "{arm_step}");
+}
+
+#[test]
+fn doctor_names_arm_when_its_certificate_is_not_trusted() {
+    let emu = Emulator::start(Scenario::default());
+    // The built-in roots, not the emulator's CA.
+    let run = run_env(
+        &["doctor"],
+        &[
+            ("ARMI_IMDS_ENDPOINT", &emu.imds_url()),
+            ("ARMI_ARM_ENDPOINT", &emu.arm_url()),
+        ],
+    );
+    run.expect_code(1);
+    let step = line(&run, "arm-reachable");
+    assert!(step.starts_with("FAIL"), "{step}");
+    assert!(
+        step.contains(&format!("TLS with {}: ", emu.arm_url())),
+        "{step}"
+    );
+    assert_eq!(step.matches(&emu.arm_url()).count(), 1, "{step}");
 }

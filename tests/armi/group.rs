@@ -251,3 +251,15 @@ fn an_arm_redirect_is_not_followed_and_the_other_host_sees_nothing() {
     assert_eq!(emu.count(Service::Foreign), 0);
     assert_eq!(emu2.count(Service::Foreign), 0);
 }
+
+#[test]
+fn a_vm_without_an_identity_gets_the_command_with_its_own_group_and_name() {
+    let emu = Emulator::start(Scenario {
+        system_identity: false,
+        resource_group: "rg(web)".into(),
+        ..Scenario::default()
+    });
+    let run = run(&emu, &["group"]);
+    run.expect_code(4)
+        .expect_stderr("az vm identity assign -g 'rg(web)' -n 'vm-armi-demo'");
+}

@@ -503,3 +503,139 @@ fn a_post_is_retried_on_429() {
     .expect_code(0);
     assert_eq!(arm_requests(&emu).len(), 2);
 }
+
+fn denied_write(action: &str) -> Scenario {
+    let sc = Scenario::default();
+    let scope = format!(
+        "/subscriptions/{}/resourceGroups/{}",
+        sc.subscription_id, sc.resource_group
+    );
+    let oid = sc.system_object_id();
+    let body = serde_json::json!({"error": {"code": "AuthorizationFailed", "message": format!(
+        "The client '{oid}' with object id '{oid}' does not have authorization to perform action '{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh your credentials."
+    )}});
+    sc.with_fault(Fault::new(
+        Route::Arm,
+        Action::Body {
+            status: 403,
+            body: body.to_string(),
+        },
+        Limit::Always,
+    ))
+}
+
+#[test]
+fn a_denied_action_names_it_and_a_role_that_has_it() {
+    let sc = denied_write("Microsoft.Compute/virtualMachines/restart/action");
+    let path = format!(
+        "{}/providers/Microsoft.Compute/virtualMachines/vm/restart?api-version=2024-07-01",
+        group_path(&sc)
+    );
+    let emu = Emulator::start(sc);
+    let run = run(&emu, &["rest", "POST", &path]);
+    run.expect_code(5)
+        .expect_stderr("a role with 'Microsoft.Compute/virtualMachines/restart/action'")
+        .expect_stderr("--role 'Virtual Machine Contributor' --scope /subscriptions/");
+    let hints: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("hint: "))
+        .collect();
+    assert!(hints.len() >= 2, "{}", run.stderr);
+    assert!(
+        !hints
+            .iter()
+            .any(|h| h.contains("az role") && h.contains(';')),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("--role Reader"), "{}", run.stderr);
+}
+
+#[test]
+fn a_group_with_parentheses_is_quoted_in_the_pasted_scope() {
+    let sc = Scenario {
+        resource_group: "rg(web)".into(),
+        grants: vec![],
+        ..Scenario::default()
+    };
+    let emu = Emulator::start(sc);
+    let run = run(&emu, &["group"]);
+    run.expect_code(5)
+        .expect_stderr("--role Reader --scope '/subscriptions/");
+}
+
+#[test]
+fn a_200_with_azure_asyncoperation_says_the_operation_goes_on() {
+    let sc = Scenario {
+        lro: Lro::AsyncOperation {
+            polls: 2,
+            outcome: Outcome::Succeeded,
+        },
+        ..writable()
+    };
+    let disk = format!(
+        "{}/providers/Microsoft.Compute/disks/d1?api-version=2024-03-02",
+        group_path(&sc)
+    );
+    let emu = Emulator::start(sc);
+    run(
+        &emu,
+        &[
+            "rest",
+            "PUT",
+            &disk,
+            "--body",
+            r#"{"location":"westeurope"}"#,
+            "--wait",
+        ],
+    )
+    .expect_code(0);
+    let run = run(
+        &emu,
+        &["rest", "PATCH", &disk, "--body", r#"{"tags":{"a":"b"}}"#],
+    );
+    run.expect_code(0)
+        .expect_stderr("accepted (200); the operation goes on in Azure (--wait waits for it)");
+}
+
+#[test]
+fn another_operation_in_progress_hints_at_wait() {
+    let body = r#"{"error":{"code":"AnotherOperationInProgress","message":"Another operation on this or dependent resource is in progress."}}"#;
+    let sc = writable().with_fault(Fault::new(
+        Route::Arm,
+        Action::Body {
+            status: 409,
+            body: body.into(),
+        },
+        Limit::Always,
+    ));
+    let disk = format!(
+        "{}/providers/Microsoft.Compute/disks/d1?api-version=2024-03-02",
+        group_path(&sc)
+    );
+    let emu = Emulator::start(sc);
+    let run = run(&emu, &["rest", "PATCH", &disk, "--body", "{}"]);
+    run.expect_code(1)
+        .expect_stderr("409 AnotherOperationInProgress")
+        .expect_stderr("--wait");
+}
+
+#[test]
+fn another_apis_refusal_gets_no_arm_hint() {
+    let emu = Emulator::start(Scenario {
+        vault: true,
+        ..Scenario::default()
+    });
+    let audience = emu.foreign_url();
+    let url = format!("{audience}/certificates/nosuchthing?api-version=7.4");
+    let run = run(&emu, &["rest", "GET", &url, "--resource", &audience]);
+    run.expect_code(6);
+    assert!(!run.stderr.contains("ARM"), "{}", run.stderr);
+    assert!(
+        !run.stderr
+            .contains("check the subscription, group and path"),
+        "{}",
+        run.stderr
+    );
+}

@@ -306,3 +306,98 @@ fn says_once_what_it_waits_for_when_stderr_is_a_terminal() {
     );
     assert!(screen.contains("410"), "{screen}");
 }
+
+#[test]
+fn http_to_a_tls_port_fails_at_once_naming_the_scheme() {
+    let emu = Emulator::start(Scenario::default());
+    let arm = emu.arm_url().replace("https://", "http://");
+    let run = run_with(
+        &emu,
+        &["group", "--timeout", "30"],
+        &[("ARMI_ARM_ENDPOINT", &arm)],
+    );
+    run.expect_code(1)
+        .expect_stderr("did not answer in HTTP/1.1")
+        .expect_stderr("check the scheme (https://)");
+    assert!(run.elapsed < Duration::from_secs(5), "{:?}", run.elapsed);
+    assert_eq!(
+        arm_requests(&emu).len(),
+        0,
+        "the TLS port saw no HTTP request"
+    );
+}
+
+#[test]
+fn https_to_a_plain_port_fails_at_once_naming_the_scheme() {
+    let emu = Emulator::start(Scenario::default());
+    let arm = emu.arm_http_url().replace("http://", "https://");
+    let run = run_with(
+        &emu,
+        &["group", "--timeout", "30"],
+        &[("ARMI_ARM_ENDPOINT", &arm)],
+    );
+    run.expect_code(1)
+        .expect_stderr("does not speak https")
+        .expect_stderr("check the scheme: http://");
+    assert!(run.elapsed < Duration::from_secs(5), "{:?}", run.elapsed);
+}
+
+#[test]
+fn imds_given_a_tls_port_fails_at_once_naming_the_scheme() {
+    let emu = Emulator::start(Scenario::default());
+    let imds = emu.arm_url().replace("https://", "http://");
+    let run = run_with(
+        &emu,
+        &["token", "--timeout", "30"],
+        &[("ARMI_IMDS_ENDPOINT", &imds)],
+    );
+    run.expect_code(1)
+        .expect_stderr("did not answer in HTTP/1.1");
+    assert!(run.elapsed < Duration::from_secs(5), "{:?}", run.elapsed);
+}
+
+#[test]
+fn a_proxy_that_refuses_connections_is_named_with_its_variable() {
+    let emu = Emulator::start(Scenario::default());
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        l.local_addr().expect("an address").port()
+    };
+    let proxy = format!("http://127.0.0.1:{dead}");
+    let run = run_with(&emu, &["group"], &[("HTTPS_PROXY", &proxy)]);
+    run.expect_code(1)
+        .expect_stderr(&format!(
+            "cannot connect to the proxy {proxy} (from HTTPS_PROXY)"
+        ))
+        .expect_stderr("fix or unset HTTPS_PROXY");
+    assert!(
+        !run.stderr.contains("cannot connect to ARM"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_plain_http_proxy_given_as_https_is_named() {
+    let emu = Emulator::start(Scenario::default());
+    let proxy = emu.proxy_url().replace("http://", "https://");
+    let run = run_with(&emu, &["group"], &[("HTTPS_PROXY", &proxy)]);
+    run.expect_code(1)
+        .expect_stderr("(from HTTPS_PROXY) does not speak https");
+}
+
+#[test]
+fn a_retry_after_past_the_deadline_says_so() {
+    let emu = Emulator::start(with_fault(
+        Route::Arm,
+        Action::Status {
+            code: 429,
+            retry_after: Some("30".into()),
+        },
+        Limit::Always,
+    ));
+    let run = run(&emu, &["group", "--timeout", "5"]);
+    run.expect_code(7)
+        .expect_stderr("asked to retry after 30 s, past the --timeout of 5 s");
+    assert!(run.elapsed < Duration::from_secs(4), "{:?}", run.elapsed);
+}

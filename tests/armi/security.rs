@@ -112,7 +112,7 @@ fn http_proxy_alone_does_not_apply_to_https_arm() {
 fn a_proxy_answering_for_imds_is_called_out() {
     let emu = Emulator::start(with_fault(Route::AnyImds, Action::ProxyPage, Limit::Always));
     run(&emu, &["instance"])
-        .expect_code(1)
+        .expect_code(3)
         .expect_stderr("did not come from IMDS")
         .expect_stderr("squid/5.7");
 }
@@ -134,6 +134,70 @@ fn control_characters_from_a_service_do_not_reach_the_terminal() {
     assert!(
         !run.stderr.chars().any(|c| c.is_control() && c != '\n'),
         "{:?}",
+        run.stderr
+    );
+}
+
+#[test]
+fn every_request_of_a_run_carries_one_client_request_id() {
+    let emu = Emulator::start(Scenario::default());
+    run(&emu, &["group"]).expect_code(0);
+    let ids: Vec<String> = emu
+        .requests()
+        .iter()
+        .map(|r| {
+            r.header("x-ms-client-request-id")
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), 3, "instance, token, group");
+    assert!(ids.iter().all(|id| id == &ids[0]), "{ids:?}");
+    assert_eq!(ids[0].len(), 36, "a GUID: {}", ids[0]);
+    run(&emu, &["group"]).expect_code(0);
+    let next = emu
+        .requests()
+        .last()
+        .and_then(|r| r.header("x-ms-client-request-id").map(str::to_string));
+    assert_ne!(
+        next.as_deref(),
+        Some(ids[0].as_str()),
+        "a new run, a new id"
+    );
+}
+
+#[test]
+fn a_failing_command_names_the_services_request_ids_and_the_time_for_support() {
+    let emu = Emulator::start(Scenario {
+        grants: vec![],
+        ..Scenario::default()
+    });
+    let run = run(&emu, &["group", "-v"]);
+    run.expect_code(5);
+    let arm = arm_requests(&emu);
+    let sent = arm[0]
+        .header("x-ms-client-request-id")
+        .unwrap_or_default()
+        .to_string();
+    let ids = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("ids: "))
+        .unwrap_or_else(|| panic!("no ids line: {}", run.stderr));
+    assert!(ids.contains("x-ms-request-id "), "{ids}");
+    assert!(ids.contains("x-ms-correlation-request-id "), "{ids}");
+    assert!(
+        ids.contains(&format!("x-ms-client-request-id {sent}")),
+        "{ids}"
+    );
+    assert!(ids.trim_end().ends_with('Z'), "the UTC time: {ids}");
+    // -v names them per request too; run_with checked that no token is on stderr.
+    assert!(run.stderr.contains("-> 403 ("), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.contains("-> 403") && l.contains("x-ms-request-id")),
+        "{}",
         run.stderr
     );
 }

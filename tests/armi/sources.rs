@@ -45,7 +45,10 @@ fn arc_env(emu: &Emulator) -> Vec<(&'static str, String)> {
 
 fn arc(realm: ArcRealm) -> Emulator {
     Emulator::start(Scenario {
-        arc: Some(ArcHost { realm }),
+        arc: Some(ArcHost {
+            realm,
+            ..ArcHost::default()
+        }),
         ..Scenario::default()
     })
 }
@@ -133,17 +136,83 @@ fn arc_refuses_a_challenge_that_is_not_basic() {
     arc_refuses(ArcRealm::NotBasic, "not Basic");
 }
 
+fn arc_with_users(user_assigned: bool) -> Emulator {
+    Emulator::start(Scenario {
+        arc: Some(ArcHost {
+            realm: ArcRealm::Good,
+            user_assigned,
+        }),
+        user_identities: two_user_identities(),
+        ..Scenario::default()
+    })
+}
+
 #[test]
-fn arc_refuses_a_user_assigned_identity_before_sending() {
-    let emu = arc(ArcRealm::Good);
-    run_in(
+fn arc_acts_as_the_user_assigned_identity_asked_for() {
+    let emu = arc_with_users(true);
+    let sc = emu.scenario().clone();
+    let resource_id = sc.user_resource_id(&sc.user_identities[0]);
+    for (flag, id, param) in [
+        ("--client-id", CLIENT_A, "client_id"),
+        ("--object-id", OBJECT_A, "object_id"),
+        ("--resource-id", resource_id.as_str(), "msi_res_id"),
+    ] {
+        let run = run_in(
+            &emu,
+            &arc_env(&emu),
+            &["whoami", flag, id, "-q", "identity.client_id", "-o", "tsv"],
+        );
+        run.expect_code(0);
+        assert_eq!(run.stdout.trim(), CLIENT_A, "{flag}");
+        let seen = requests_to(&emu, |s| matches!(s, Service::Arc));
+        let last_two = &seen[seen.len() - 2..];
+        for r in last_two {
+            assert_eq!(r.query(param).as_deref(), Some(id), "{flag}: {}", r.target);
+        }
+    }
+}
+
+#[test]
+fn an_arc_agent_that_ignores_the_selector_is_exit_4_with_nothing_printed() {
+    let emu = arc_with_users(false);
+    let run = run_in(
         &emu,
         &arc_env(&emu),
         &["token", VAULT, "--client-id", CLIENT_A],
-    )
-    .expect_code(4)
-    .expect_stderr("Azure Arc supports only the machine's system-assigned identity");
-    assert_eq!(emu.requests().len(), 0);
+    );
+    run.expect_code(4)
+        .expect_stderr("the Arc agent is too old to choose a user-assigned identity");
+    assert_eq!(run.stdout, "");
+}
+
+#[test]
+fn an_arc_identity_the_machine_lacks_is_exit_4_naming_it() {
+    let emu = arc_with_users(true);
+    let missing = "9f8e7d6c-5b4a-4392-8172-6a5b4c3d2e1f";
+    let run = run_in(
+        &emu,
+        &arc_env(&emu),
+        &["token", VAULT, "--client-id", missing],
+    );
+    run.expect_code(4)
+        .expect_stderr("404 identity_not_found")
+        .expect_stderr(&format!(
+            "Azure Arc does not know the user-assigned identity with client id {missing}"
+        ));
+    assert_eq!(run.stdout, "");
+}
+
+#[test]
+fn an_imds_that_answers_for_another_identity_is_refused_by_its_echo() {
+    let emu = Emulator::start(Scenario {
+        user_identities: two_user_identities(),
+        imds_ignores_selectors: true,
+        ..Scenario::default()
+    });
+    let run = run(&emu, &["token", VAULT, "--client-id", CLIENT_A]);
+    run.expect_code(4)
+        .expect_stderr("not the user-assigned identity with client id");
+    assert_eq!(run.stdout, "");
 }
 
 fn app_service_env(emu: &Emulator) -> Vec<(&'static str, String)> {
@@ -201,9 +270,13 @@ fn app_service_without_subscription_says_to_pass_it() {
         app_service: true,
         ..Scenario::default()
     });
-    run_in(&emu, &app_service_env(&emu), &["group"])
-        .expect_code(2)
-        .expect_stderr("-s is needed");
+    run_in(
+        &emu,
+        &app_service_env(&emu),
+        &["group", "-g", "rg-armi-demo"],
+    )
+    .expect_code(2)
+    .expect_stderr("-s is needed");
     assert_eq!(emu.requests().len(), 0);
 }
 
@@ -557,4 +630,252 @@ fn nothing_listening_on_an_identity_host_is_exit_3() {
         ],
     );
     run.expect_code(3).expect_stderr("--source");
+}
+
+#[test]
+fn workload_identity_json_names_the_resource_and_the_client() {
+    let emu = Emulator::start(Scenario {
+        workload: true,
+        ..Scenario::default()
+    });
+    let run = run_in(
+        &emu,
+        &workload_env(&emu, false),
+        &["token", VAULT, "-o", "json"],
+    );
+    run.expect_code(0);
+    let doc = run.json();
+    assert_eq!(doc["resource"], VAULT);
+    assert_eq!(doc["client_id"], emu.workload_client_id().as_str());
+}
+
+#[test]
+fn an_empty_federated_token_file_is_refused_without_asking_entra() {
+    let emu = Emulator::start(Scenario {
+        workload: true,
+        ..Scenario::default()
+    });
+    let mut env = workload_env(&emu, false);
+    let empty = std::env::temp_dir().join(format!("armi-empty-token-{}", std::process::id()));
+    std::fs::write(&empty, "\n").expect("an empty file");
+    env.retain(|(k, _)| *k != "AZURE_FEDERATED_TOKEN_FILE");
+    env.push((
+        "AZURE_FEDERATED_TOKEN_FILE",
+        empty.to_string_lossy().into_owned(),
+    ));
+    let run = run_in(&emu, &env, &["token", VAULT]);
+    run.expect_code(4)
+        .expect_stderr("is empty; nothing was sent");
+    assert_eq!(
+        requests_to(&emu, |s| matches!(s, Service::Authority)).len(),
+        0
+    );
+    std::fs::remove_file(&empty).ok();
+}
+
+#[test]
+fn a_host_without_instance_metadata_names_both_missing_flags_at_once() {
+    let emu = Emulator::start(Scenario {
+        app_service: true,
+        ..Scenario::default()
+    });
+    let run = run_in(&emu, &app_service_env(&emu), &["group"]);
+    run.expect_code(2)
+        .expect_stderr("-s and -g are needed: App Service has no instance metadata");
+    assert_eq!(emu.requests().len(), 0);
+}
+
+#[test]
+fn instance_on_a_host_without_imds_says_so_at_once() {
+    let emu = Emulator::start(Scenario {
+        app_service: true,
+        ..Scenario::default()
+    });
+    let run = run_in(&emu, &app_service_env(&emu), &["instance"]);
+    run.expect_code(2)
+        .expect_stderr("App Service has no instance metadata (only VMs do)");
+    assert!(
+        run.elapsed < std::time::Duration::from_secs(2),
+        "{:?}",
+        run.elapsed
+    );
+    assert_eq!(emu.requests().len(), 0);
+}
+
+fn with_token_proxy() -> Emulator {
+    Emulator::start(Scenario {
+        workload: true,
+        token_proxy: Some(armi_emulator::TokenProxy::default()),
+        ..Scenario::default()
+    })
+}
+
+fn write_ca(name: &str, pem: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!(
+        "armi-token-proxy-{}-{name}.pem",
+        std::process::id()
+    ));
+    std::fs::write(&path, pem).expect("the CA file");
+    path
+}
+
+fn proxy_env(emu: &Emulator, ca: (&'static str, String), sni: &str) -> Vec<(&'static str, String)> {
+    let mut env = workload_env(emu, false);
+    env.retain(|(k, _)| *k != "AZURE_AUTHORITY_HOST");
+    env.push(("AZURE_KUBERNETES_TOKEN_PROXY", emu.token_proxy_url()));
+    env.push(("AZURE_KUBERNETES_SNI_NAME", sni.to_string()));
+    env.push(ca);
+    env
+}
+
+#[test]
+fn workload_identity_goes_through_the_token_proxy_trusting_its_ca_file_for_its_name() {
+    let emu = with_token_proxy();
+    let ca = write_ca("file", &emu.token_proxy_ca_pem());
+    let env = proxy_env(
+        &emu,
+        (
+            "AZURE_KUBERNETES_CA_FILE",
+            ca.to_string_lossy().into_owned(),
+        ),
+        &emu.token_proxy_sni(),
+    );
+    let run = run_in(&emu, &env, &["token", VAULT]);
+    run.expect_code(0);
+    assert!(emu.issued_tokens().contains(&run.stdout.trim().to_string()));
+    assert_eq!(emu.token_proxy_snis(), vec![Some(emu.token_proxy_sni())]);
+    let seen = requests_to(&emu, |s| matches!(s, Service::TokenProxy));
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        seen[0].path(),
+        format!(
+            "/identity-binding/{}/oauth2/v2.0/token",
+            emu.workload_tenant_id()
+        )
+    );
+    assert_eq!(
+        requests_to(&emu, |s| matches!(s, Service::Authority)).len(),
+        0
+    );
+    std::fs::remove_file(&ca).ok();
+}
+
+#[test]
+fn workload_identity_goes_through_the_token_proxy_with_ca_data() {
+    let emu = with_token_proxy();
+    let env = proxy_env(
+        &emu,
+        ("AZURE_KUBERNETES_CA_DATA", emu.token_proxy_ca_pem()),
+        &emu.token_proxy_sni(),
+    );
+    run_in(&emu, &env, &["token", VAULT]).expect_code(0);
+}
+
+#[test]
+fn the_token_proxy_survives_a_ca_rotation_read_again_each_time() {
+    let emu = with_token_proxy();
+    let ca = write_ca("rotation", &emu.token_proxy_ca_pem());
+    let env = proxy_env(
+        &emu,
+        (
+            "AZURE_KUBERNETES_CA_FILE",
+            ca.to_string_lossy().into_owned(),
+        ),
+        &emu.token_proxy_sni(),
+    );
+    run_in(&emu, &env, &["token", VAULT]).expect_code(0);
+    let rotated = emu.rotate_token_proxy_ca();
+    // The kubelet empties the file, then writes the new CA: armi waits for it.
+    std::fs::write(&ca, "").expect("empty the CA file");
+    let writer = {
+        let ca = ca.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(800));
+            std::fs::write(&ca, rotated).expect("the new CA");
+        })
+    };
+    run_in(&emu, &env, &["token", VAULT, "-v"])
+        .expect_code(0)
+        .expect_stderr("AZURE_KUBERNETES_CA_FILE is empty (being rotated?)");
+    writer.join().expect("the writer");
+    std::fs::remove_file(&ca).ok();
+}
+
+#[test]
+fn a_token_proxy_with_a_certificate_from_another_ca_gets_nothing() {
+    let emu = with_token_proxy();
+    let other = emu.ca_file().to_string_lossy().into_owned();
+    let env = proxy_env(
+        &emu,
+        ("AZURE_KUBERNETES_CA_FILE", other),
+        &emu.token_proxy_sni(),
+    );
+    let run = run_in(&emu, &env, &["token", VAULT]);
+    run.expect_code(1).expect_stderr("TLS");
+    assert_eq!(
+        requests_to(&emu, |s| matches!(s, Service::TokenProxy)).len(),
+        0,
+        "the assertion was sent"
+    );
+}
+
+#[test]
+fn a_token_proxy_whose_certificate_is_not_for_the_sni_name_gets_nothing() {
+    let emu = with_token_proxy();
+    let env = proxy_env(
+        &emu,
+        ("AZURE_KUBERNETES_CA_DATA", emu.token_proxy_ca_pem()),
+        "other-proxy.aks.test",
+    );
+    let run = run_in(&emu, &env, &["token", VAULT]);
+    run.expect_code(1);
+    assert_eq!(
+        emu.token_proxy_snis(),
+        vec![Some("other-proxy.aks.test".to_string())]
+    );
+    assert_eq!(
+        requests_to(&emu, |s| matches!(s, Service::TokenProxy)).len(),
+        0,
+        "the assertion was sent"
+    );
+}
+
+#[test]
+fn token_proxy_settings_that_do_not_hold_together_are_refused() {
+    let emu = with_token_proxy();
+    let pem = emu.token_proxy_ca_pem();
+    let good = proxy_env(
+        &emu,
+        ("AZURE_KUBERNETES_CA_DATA", pem.clone()),
+        &emu.token_proxy_sni(),
+    );
+    let with = |k: &'static str, v: String| {
+        let mut env = good.clone();
+        env.retain(|(name, _)| *name != k);
+        env.push((k, v));
+        env
+    };
+    let plain = emu.token_proxy_url().replace("https://", "http://");
+    let mut no_proxy = good.clone();
+    no_proxy.retain(|(k, _)| *k != "AZURE_KUBERNETES_TOKEN_PROXY");
+    for (env, says) in [
+        (with("AZURE_KUBERNETES_TOKEN_PROXY", plain), "must be https"),
+        (
+            with(
+                "AZURE_KUBERNETES_TOKEN_PROXY",
+                format!("{}?x=1", emu.token_proxy_url()),
+            ),
+            "must not have a query",
+        ),
+        (
+            with("AZURE_KUBERNETES_CA_FILE", "/etc/hostname".into()),
+            "are both set",
+        ),
+        (no_proxy, "is set but AZURE_KUBERNETES_TOKEN_PROXY is not"),
+    ] {
+        run_in(&emu, &env, &["token", VAULT])
+            .expect_code(2)
+            .expect_stderr(says);
+    }
+    assert_eq!(emu.requests().len(), 0);
 }

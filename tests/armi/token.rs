@@ -262,7 +262,7 @@ fn instance_prints_imds_metadata_as_imds_sends_it() {
     assert_eq!(doc["compute"]["azEnvironment"], "AZUREPUBLICCLOUD");
     let r = &emu.requests()[0];
     assert_eq!(r.path(), "/metadata/instance");
-    assert_eq!(r.query("api-version").as_deref(), Some("2021-02-01"));
+    assert_eq!(r.query("api-version").as_deref(), Some("2021-12-13"));
 }
 
 #[test]
@@ -285,4 +285,55 @@ fn instance_query_with_projection_prints_rows() {
         "{}",
         run.stdout
     );
+}
+
+#[test]
+fn a_proxy_page_for_imds_is_exit_3_from_every_command_with_the_same_hint() {
+    for args in [vec!["group"], vec!["token"], vec!["instance"]] {
+        let emu = Emulator::start(with_fault(Route::AnyImds, Action::ProxyPage, Limit::Always));
+        let run = run(&emu, &args);
+        run.expect_code(3)
+            .expect_stderr("did not come from IMDS")
+            .expect_stderr("Server: 'squid/5.7'")
+            .expect_stderr(
+                "hint: a proxy, firewall or another service answers for the metadata address",
+            );
+    }
+}
+
+#[test]
+fn a_proxy_403_page_for_imds_is_exit_3_not_denied() {
+    let emu = Emulator::start(with_fault(
+        Route::AnyImds,
+        Action::Raw {
+            bytes: b"HTTP/1.1 403 Forbidden\r\nServer: squid/5.7\r\nContent-Type: text/html\r\nContent-Length: 26\r\n\r\n<h1>Access Denied</h1>\n\n\n\n"
+                .to_vec(),
+        },
+        Limit::Always,
+    ));
+    let run = run(&emu, &["token"]);
+    run.expect_code(3).expect_stderr("did not come from IMDS");
+}
+
+#[test]
+fn settings_only_arm_uses_do_not_break_a_token() {
+    let emu = Emulator::start(Scenario::default());
+    let run = run_with(
+        &emu,
+        &["token", "https://vault.azure.net"],
+        &[
+            ("SSL_CERT_FILE", "/nonexistent/ca.pem"),
+            ("HTTPS_PROXY", "socks5://127.0.0.1:1"),
+        ],
+    );
+    run.expect_code(0);
+    // ... while a command that calls ARM is refused for them, before sending anything.
+    let emu = Emulator::start(Scenario::default());
+    let run = run_with(
+        &emu,
+        &["group"],
+        &[("SSL_CERT_FILE", "/nonexistent/ca.pem")],
+    );
+    run.expect_code(2).expect_stderr("SSL_CERT_FILE");
+    assert_eq!(emu.requests().len(), 0);
 }

@@ -151,3 +151,118 @@ fn a_bad_query_is_refused() {
         "--query",
     );
 }
+
+#[test]
+fn flags_a_command_does_not_take_are_refused_naming_the_flag() {
+    let sub = "8d10da13-8125-4ba9-a717-bf7490507b3d";
+    let path = format!("/subscriptions/{sub}/resourceGroups/rg?api-version=2021-04-01");
+    refused(
+        &["get", &path, "-g", "x"],
+        &[],
+        "-g does not apply to 'get' (the path names the group)",
+    );
+    refused(&["token", "-s", sub], &[], "-s does not apply to 'token'");
+    refused(
+        &["instance", "--api-version", "2021-02-01"],
+        &[],
+        "--api-version does not apply to 'instance'",
+    );
+}
+
+#[test]
+fn an_unknown_command_lists_all_nine_commands() {
+    let run = run_env(&["frobnicate"], &[]);
+    run.expect_code(2);
+    for name in [
+        "group",
+        "groups",
+        "resources",
+        "get",
+        "rest",
+        "token",
+        "instance",
+        "whoami",
+        "doctor",
+    ] {
+        assert!(run.stderr.contains(name), "{name} missing: {}", run.stderr);
+    }
+}
+
+#[test]
+fn help_works_for_every_command_by_name() {
+    for name in ["whoami", "doctor", "rest"] {
+        let run = run_env(&["help", name], &[]);
+        run.expect_code(0);
+        assert!(
+            run.stdout.starts_with(&format!("armi {name}")),
+            "{}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn a_token_resource_is_checked_before_anything_is_sent() {
+    refused(&["token", ""], &[], "RESOURCE: '' is empty");
+    refused(&["token", "--", "-o"], &[], "looks like a flag");
+    refused(&["token", "ftp://vault.azure.net"], &[], "RESOURCE:");
+    refused(&["token", "http://vault.azure.net"], &[], "plain http");
+    let emu = Emulator::start(Scenario::default());
+    let run = run(&emu, &["token", "https://vault.azure.net/.default"]);
+    run.expect_code(2)
+        .expect_stderr("is a v2 scope, not a resource")
+        .expect_stderr("hint: drop /.default: https://vault.azure.net");
+    assert_eq!(emu.requests().len(), 0);
+}
+
+#[test]
+fn an_application_id_is_a_token_resource_too() {
+    let emu = Emulator::start(Scenario::default());
+    run(&emu, &["token", "499b84ac-1321-427f-aa17-267ca6975798"]).expect_code(0);
+}
+
+#[test]
+fn endpoints_with_a_path_are_refused() {
+    refused(
+        &["group"],
+        &[("ARMI_IMDS_ENDPOINT", "http://127.0.0.1:1/metadata")],
+        "ARMI_IMDS_ENDPOINT: 'http://127.0.0.1:1/metadata' has a path ('/metadata')",
+    );
+    refused(
+        &[
+            "group",
+            "--arm-endpoint",
+            "https://127.0.0.1:1/subscriptions",
+        ],
+        &[],
+        "has a path",
+    );
+}
+
+#[test]
+fn top_is_a_page_size_arm_serves() {
+    refused(
+        &["groups", "--top", "99999999999"],
+        &[],
+        "--top: 99999999999 is out of range: ARM returns 1 to 1000",
+    );
+    refused(
+        &["groups", "--top", "1001"],
+        &[],
+        "--top: 1001 is out of range",
+    );
+    refused(
+        &["groups", "--top", "ten"],
+        &[],
+        "--top: 'ten' is not a whole number from 1 to 1000",
+    );
+}
+
+#[test]
+fn a_value_with_a_trailing_space_shows_the_space() {
+    refused(
+        &["group", "-g", "rg-web "],
+        &[],
+        "'rg-web ' is not a resource group name",
+    );
+}

@@ -2,9 +2,10 @@
 //! challenge. A request without `Authorization` gets 401 and `WWW-Authenticate: Basic
 //! realm=<key file>`, a fresh key file written for it; the same request with `Authorization:
 //! Basic <file contents>` gets the token (protocol.md §5.1, ARC-DOC, MSAL's ArcTestCase).
-//! The agent predates user-assigned identities on Arc: selectors are ignored, and the answer
-//! is the system identity's, without echoing them. `Scenario::arc` decides how the challenge
-//! misbehaves.
+//! A current agent (`Arc::user_assigned`) chooses the identity a selector names and echoes the
+//! selector in its answer (MSAL Go 1.9.0 and azure-identity 1.26.0 check that echo); an older
+//! one ignores selectors and answers as the system identity, without an echo. `Scenario::arc`
+//! decides how the challenge misbehaves.
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
@@ -60,6 +61,7 @@ impl KeyDirs {
 pub struct ArcAgent {
     shared: Arc<Shared>,
     realm: ArcRealm,
+    user_assigned: bool,
     dirs: KeyDirs,
     /// Every secret a challenge handed out; any of them opens the token endpoint.
     secrets: Mutex<Vec<String>>,
@@ -81,10 +83,11 @@ fn fail(status: u16, code: &'static str, text: &str) -> Failure {
 }
 
 impl ArcAgent {
-    pub fn new(shared: Arc<Shared>, realm: ArcRealm, dirs: KeyDirs) -> Self {
+    pub fn new(shared: Arc<Shared>, realm: ArcRealm, user_assigned: bool, dirs: KeyDirs) -> Self {
         ArcAgent {
             shared,
             realm,
+            user_assigned,
             dirs,
             secrets: Mutex::new(Vec::new()),
         }
@@ -110,12 +113,27 @@ impl ArcAgent {
                 "Required audience parameter not specified",
             )
         })?;
-        // Legacy agents ignore client_id, object_id and msi_res_id.
-        let identity = identities::system(scenario)
-            .ok_or_else(|| fail(400, "invalid_request", "Identity not found"))?;
+        let selected = self.selected(request);
+        let identity = match &selected {
+            // A current agent honours the selector and echoes it.
+            Some((selector, value)) => identities::find(scenario, selector_of(selector), value)
+                .ok_or_else(|| {
+                    fail(
+                        404,
+                        "identity_not_found",
+                        "Identity not found: error acquiring access token: requested identity was not found",
+                    )
+                })?,
+            // Legacy agents ignore client_id, object_id and msi_res_id.
+            None => identities::system(scenario)
+                .ok_or_else(|| fail(400, "invalid_request", "Identity not found"))?,
+        };
         let minted = self.shared.tokens.mint(scenario, &identity, &resource);
-        // IMDS's fields, every value a string, no selector echoed.
+        // IMDS's fields, every value a string; the honoured selector echoed.
         let mut body = Map::new();
+        if let Some((selector, value)) = selected {
+            body.insert(selector.into(), value.into());
+        }
         body.insert("access_token".into(), minted.access_token.into());
         body.insert("expires_in".into(), minted.expires_in.to_string().into());
         body.insert("expires_on".into(), minted.expires_on.to_string().into());
@@ -127,6 +145,16 @@ impl ArcAgent {
         body.insert("resource".into(), resource.into());
         body.insert("token_type".into(), "Bearer".into());
         Ok(Response::json(200, &Value::Object(body)))
+    }
+
+    /// The selector a current agent honours (`None` from a legacy agent, which ignores them).
+    fn selected(&self, request: &Request) -> Option<(&'static str, String)> {
+        if !self.user_assigned {
+            return None;
+        }
+        ["client_id", "object_id", "msi_res_id"]
+            .into_iter()
+            .find_map(|name| request.query(name).map(|v| (name, v)))
     }
 
     /// 401 with the realm the scenario calls for, after writing the file it names. The header
@@ -180,6 +208,14 @@ impl ArcAgent {
     // A poisoned lock still holds whole secrets.
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
         self.secrets.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn selector_of(name: &str) -> identities::Selector {
+    match name {
+        "client_id" => identities::Selector::Client,
+        "object_id" => identities::Selector::Object,
+        _ => identities::Selector::Resource,
     }
 }
 

@@ -8,6 +8,7 @@ mod errors;
 mod groups;
 mod lro;
 mod resources;
+mod subscription;
 mod target;
 
 use std::sync::Arc;
@@ -168,6 +169,14 @@ impl Arm {
                 only_get(request)?;
                 self.poll_group_deletion(&call, &sub, &id)
             }
+            Target::SubscriptionCollection {
+                sub,
+                namespace,
+                kind,
+            } => {
+                only_get(request)?;
+                self.subscription_collection(&call, &sub, &namespace, &kind)
+            }
         }
     }
 
@@ -194,6 +203,7 @@ impl Arm {
                 .clone()
                 .or_else(|| address.types.last().cloned())
                 .unwrap_or_default(),
+            Target::SubscriptionCollection { kind, .. } => kind.clone(),
             _ => "locations/operationStatuses".into(),
         };
         Err(error(
@@ -279,11 +289,10 @@ impl Arm {
     /// Refuses the call unless the caller may perform `action` over `scope`: reading needs
     /// any role there, everything else a writer's.
     fn authorize(&self, call: &Call, action: &str, scope: &str) -> Result<(), ArmError> {
-        let scenario = &self.shared.scenario;
         let allowed = if action.ends_with("/read") {
-            scenario.can_read(&call.caller.oid, scope)
+            self.shared.can_read(&call.caller.oid, scope)
         } else {
-            scenario.can_write(&call.caller.oid, scope)
+            self.shared.can_write(&call.caller.oid, scope)
         };
         if allowed {
             Ok(())

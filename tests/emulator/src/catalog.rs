@@ -204,6 +204,15 @@ pub fn canonical_type(requested: &str) -> String {
         .map_or_else(|| requested.to_string(), |known| known.to_string())
 }
 
+/// The canonical spelling of a well-known type that is not nested in another, if `requested`
+/// (any case) is one.
+pub fn top_level_type(requested: &str) -> Option<&'static str> {
+    KNOWN_TYPES
+        .iter()
+        .find(|known| known.eq_ignore_ascii_case(requested) && known.matches('/').count() == 1)
+        .copied()
+}
+
 /// ARM stores locations in their short form: `West Europe` is `westeurope`.
 pub fn normalize_location(location: &str) -> String {
     location

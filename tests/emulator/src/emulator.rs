@@ -16,8 +16,10 @@ use crate::cloud_shell;
 use crate::fleet::deepen_backlog;
 use crate::foreign::Foreign;
 use crate::gate::ThrottleStats;
+use crate::identities;
 use crate::ids::random_hex_upper;
 use crate::imds::Imds;
+use crate::key_vault::{self, KeyVaultService};
 use crate::links::Hosts;
 use crate::mi_hosts::{MiHosts, Sockets};
 use crate::proxy::{self, Targets};
@@ -26,7 +28,7 @@ use crate::scenario::Scenario;
 use crate::server::{Handler, Listener, http_service, reachable, spawn_acceptor};
 use crate::service_fabric;
 use crate::state::Shared;
-use crate::tls;
+use crate::tls::{self, TestCa};
 
 /// A running IMDS + ARM (+ foreign host and CONNECT proxy, + the other managed-identity hosts
 /// the scenario switches on) for one scenario.
@@ -40,6 +42,8 @@ pub struct Emulator {
     mi: MiHosts,
     /// The IMDS of each VM of `Scenario::fleet`, in order.
     fleet: Vec<Listener>,
+    key_vault: Option<Listener>,
+    ca: Arc<TestCa>,
     dir: PathBuf,
 }
 
@@ -52,7 +56,7 @@ impl Emulator {
     /// Like [`Emulator::start`], for callers that report errors themselves (the binary).
     pub fn try_start(scenario: Scenario) -> io::Result<Emulator> {
         let pki = tls::generate(&scenario.arm_hostnames);
-        let dir = fresh_temp_dir()?;
+        let dir = fresh_temp_dir("armi-emulator")?;
         let started = Emulator::listen(scenario, pki, dir.clone());
         if started.is_err() {
             let _ = std::fs::remove_dir_all(&dir);
@@ -61,7 +65,7 @@ impl Emulator {
     }
 
     fn listen(scenario: Scenario, pki: tls::Pki, dir: PathBuf) -> io::Result<Emulator> {
-        std::fs::write(dir.join("ca.pem"), &pki.ca_pem)?;
+        pki.ca.write_pem(&dir.join("ca.pem"))?;
         let imds_socket = TcpListener::bind(&scenario.imds_listen)?;
         let arm_tls_socket = TcpListener::bind(&scenario.arm_listen)?;
         deepen_backlog(&arm_tls_socket)?;
@@ -73,6 +77,9 @@ impl Emulator {
         let foreign_socket = TcpListener::bind("127.0.0.1:0")?;
         let proxy_socket = TcpListener::bind("127.0.0.1:0")?;
         let mi_sockets = Sockets::bind(&scenario)?;
+        let key_vault_socket = (!scenario.key_vaults.is_empty())
+            .then(|| TcpListener::bind("127.0.0.1:0"))
+            .transpose()?;
         let mut own = vec![
             imds_socket.local_addr()?,
             arm_tls_socket.local_addr()?,
@@ -80,6 +87,9 @@ impl Emulator {
             foreign_socket.local_addr()?,
         ];
         own.extend(mi_sockets.addrs()?);
+        if let Some(socket) = &key_vault_socket {
+            own.push(socket.local_addr()?);
+        }
         let targets = Targets {
             own,
             arm_tls: arm_tls_socket.local_addr()?,
@@ -104,6 +114,24 @@ impl Emulator {
         let foreign: Arc<dyn Handler> = Arc::new(Foreign::new(Arc::clone(&shared)));
         let proxy_shared = Arc::clone(&shared);
         let authority_tls = Arc::clone(&pki.server);
+        let key_vault = match key_vault_socket {
+            Some(socket) => {
+                let names = key_vault::certificate_names(&shared.scenario.key_vaults);
+                let tls = pki
+                    .ca
+                    .issue("armi-emulator Key Vault", &names)
+                    .server_config_for(&names);
+                let handler: Arc<dyn Handler> = Arc::new(KeyVaultService::new(Arc::clone(&shared)));
+                Some(http_service(
+                    socket,
+                    &shared,
+                    "key-vault",
+                    handler,
+                    Some(tls),
+                )?)
+            }
+            None => None,
+        };
         Ok(Emulator {
             imds: http_service(imds_socket, &shared, "imds", imds, None)?,
             arm_tls: http_service(
@@ -120,6 +148,8 @@ impl Emulator {
             })?,
             mi: mi_sockets.serve(&shared, &dir, authority_tls)?,
             fleet,
+            key_vault,
+            ca: pki.ca,
             shared,
             dir,
         })
@@ -250,6 +280,56 @@ impl Emulator {
         )
     }
 
+    /// `https://127.0.0.1:PORT/PATH`: `AZURE_KUBERNETES_TOKEN_PROXY`, AKS identity binding's
+    /// token proxy in front of Entra ID. Its certificate is for [`Emulator::token_proxy_sni`]
+    /// only (not for the address), from a CA of its own ([`Emulator::token_proxy_ca_pem`]).
+    /// Panics unless `Scenario::workload` and `Scenario::token_proxy`.
+    pub fn token_proxy_url(&self) -> String {
+        let path = self
+            .shared
+            .scenario
+            .token_proxy
+            .as_ref()
+            .map(|p| p.path.clone())
+            .unwrap_or_default();
+        format!(
+            "{}{path}",
+            url("https", running(&self.mi.token_proxy, "token_proxy").addr)
+        )
+    }
+
+    /// The name the token proxy's certificate is for: `AZURE_KUBERNETES_SNI_NAME`.
+    pub fn token_proxy_sni(&self) -> String {
+        self.shared
+            .scenario
+            .token_proxy
+            .as_ref()
+            .map(|p| p.sni_name.clone())
+            .unwrap_or_default()
+    }
+
+    /// The CA the token proxy's certificate comes from now, as PEM.
+    pub fn token_proxy_ca_pem(&self) -> String {
+        self.token_proxy_tls().ca_pem()
+    }
+
+    /// Rotates the token proxy's CA and certificate; the new CA's PEM.
+    pub fn rotate_token_proxy_ca(&self) -> String {
+        self.token_proxy_tls().rotate()
+    }
+
+    /// The SNI name of every TLS handshake with the token proxy so far.
+    pub fn token_proxy_snis(&self) -> Vec<Option<String>> {
+        self.token_proxy_tls().seen()
+    }
+
+    fn token_proxy_tls(&self) -> &crate::token_proxy::Rotating {
+        self.mi
+            .token_proxy_tls
+            .as_deref()
+            .expect("Scenario::token_proxy and Scenario::workload are set")
+    }
+
     /// Writes a projected service-account token, as the kubelet does for workload identity
     /// (`iss` the cluster's OIDC issuer, `sub` `system:serviceaccount:default:armi`, `aud`
     /// `api://AzureADTokenExchange`), valid for an hour from now or expired an hour ago, to a
@@ -283,9 +363,37 @@ impl Emulator {
         self.shared.scenario.tenant_id.clone()
     }
 
+    /// `https://localhost:PORT`: the Key Vaults' listener, what `--vault-endpoint` names; a
+    /// vault is reached at `https://{vault}.localhost:PORT` ([`Emulator::key_vault_url_for`]),
+    /// a name clients must resolve to 127.0.0.1 themselves. Panics unless the scenario has
+    /// `key_vaults`.
+    pub fn key_vault_url(&self) -> String {
+        format!("https://localhost:{}", self.key_vault_port())
+    }
+
+    /// `https://{vault}.localhost:PORT`, as `https://{vault}.vault.azure.net` on Azure.
+    pub fn key_vault_url_for(&self, vault: &str) -> String {
+        format!(
+            "https://{}:{}",
+            key_vault::host_of(vault),
+            self.key_vault_port()
+        )
+    }
+
+    /// The Key Vaults' port on 127.0.0.1. Panics unless the scenario has `key_vaults`.
+    pub fn key_vault_port(&self) -> u16 {
+        running(&self.key_vault, "key_vaults").addr.port()
+    }
+
     /// PEM of the test CA that signed ARM's certificate.
     pub fn ca_file(&self) -> PathBuf {
         self.dir.join("ca.pem")
+    }
+
+    /// The test CA itself, to issue certificates that clients trusting [`Emulator::ca_file`]
+    /// accept (Azurite's, the cutting proxy's).
+    pub fn ca(&self) -> &TestCa {
+        &self.ca
     }
 
     /// Every request seen so far, in arrival order, all services.
@@ -300,6 +408,21 @@ impl Emulator {
     /// Every `access_token` IMDS and the other identity hosts handed out, oldest first.
     pub fn issued_tokens(&self) -> Vec<String> {
         self.shared.tokens.all()
+    }
+
+    /// An access token for `resource`, minted as IMDS would hand it to the VM's system
+    /// identity (or, without one, its first user-assigned identity), for test setup that
+    /// needs one without a request (a blob to put in place before armi runs). It counts among
+    /// [`Emulator::issued_tokens`]. Panics if the VM has no identity at all.
+    pub fn token_for(&self, resource: &str) -> String {
+        let scenario = &self.shared.scenario;
+        let identity = identities::system(scenario)
+            .or_else(|| identities::users(scenario).into_iter().next())
+            .expect("the scenario's VM has no identity");
+        self.shared
+            .tokens
+            .mint(scenario, &identity, resource)
+            .access_token
     }
 
     pub fn scenario(&self) -> &Scenario {
@@ -325,6 +448,7 @@ impl Drop for Emulator {
         .into_iter()
         .chain(self.mi.listeners())
         .chain(self.fleet.iter_mut())
+        .chain(self.key_vault.as_mut())
         {
             listener.join();
         }
@@ -354,11 +478,11 @@ fn url(scheme: &str, addr: SocketAddr) -> String {
     format!("{scheme}://{}", reachable(addr))
 }
 
-/// A new private directory under the system temp dir.
-fn fresh_temp_dir() -> io::Result<PathBuf> {
+/// A new private directory under the system temp dir, its name starting with `prefix`.
+pub(crate) fn fresh_temp_dir(prefix: &str) -> io::Result<PathBuf> {
     static SEQUENCE: AtomicU64 = AtomicU64::new(0);
     let name = format!(
-        "armi-emulator-{}-{}-{}",
+        "{prefix}-{}-{}-{}",
         std::process::id(),
         SEQUENCE.fetch_add(1, Ordering::SeqCst),
         random_hex_upper(4)

@@ -37,6 +37,15 @@ fn encode64(bytes: &[u8], alphabet: &[u8; 64], pad: bool) -> String {
 
 /// Decodes standard base64 (padding optional); `None` for anything else.
 pub fn unbase64(text: &str) -> Option<Vec<u8>> {
+    decode64(text, BASE64)
+}
+
+/// Decodes base64url (padding optional); `None` for anything else.
+pub fn unbase64url(text: &str) -> Option<Vec<u8>> {
+    decode64(text, BASE64URL)
+}
+
+fn decode64(text: &str, alphabet: &[u8; 64]) -> Option<Vec<u8>> {
     let digits = text.trim_end_matches('=');
     if text.len() - digits.len() > 2 || digits.len() % 4 == 1 {
         return None;
@@ -45,7 +54,7 @@ pub fn unbase64(text: &str) -> Option<Vec<u8>> {
     for chunk in digits.as_bytes().chunks(4) {
         let mut n = 0u32;
         for (i, digit) in chunk.iter().enumerate() {
-            let value = BASE64.iter().position(|b| b == digit)? as u32;
+            let value = alphabet.iter().position(|b| b == digit)? as u32;
             n |= value << (18 - 6 * i);
         }
         // k digits carry k - 1 whole bytes.
@@ -252,6 +261,8 @@ mod tests {
             assert_eq!(unbase64(&base64(sample)).as_deref(), Some(sample));
         }
         assert_eq!(unbase64("-_8"), None);
+        assert_eq!(unbase64url("-_8").as_deref(), Some(&[0xfb, 0xff][..]));
+        assert_eq!(unbase64url("+/8"), None);
         assert_eq!(unbase64("Z"), None);
         assert_eq!(query_encode("a+b/c= d"), "a%2bb%2fc%3d%20d");
     }

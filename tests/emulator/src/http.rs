@@ -73,6 +73,11 @@ pub fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, ReadEr
 
 /// The head's lines without line ends, or `None` on a clean EOF before the first byte.
 fn read_head(reader: &mut impl BufRead) -> Result<Option<Vec<String>>, ReadError> {
+    // A TLS handshake on a plain port (0x16 starts a handshake record) holds no line end to
+    // wait for: web servers answer it with 400 at once, and so does this one.
+    if reader.fill_buf()?.first() == Some(&0x16) {
+        return Err(ReadError::Malformed("a TLS handshake on a plain HTTP port"));
+    }
     let mut lines = Vec::new();
     let mut budget = MAX_HEAD;
     loop {

@@ -60,6 +60,10 @@ const VERSIONS: [&str; 35] = [
 const IDENTITY_SINCE: &str = "2018-02-01";
 const SERVER: &str = "IMDS/150.870.65.528";
 const TOKEN_PATH: &str = "/metadata/identity/oauth2/token";
+/// IMDSv2's first step (certificate-bound tokens): MSAL .NET's `ImdsV2ManagedIdentitySource`
+/// probes it without `Metadata: true` and takes IMDS's 400 for that missing header to mean v2
+/// is there; an IMDS without v2 does not know the path, header or not.
+const PLATFORM_METADATA_PATH: &str = "/metadata/identity/getplatformmetadata";
 const SELECTORS: [&str; 3] = ["client_id", "object_id", "msi_res_id"];
 
 pub struct Imds {
@@ -75,6 +79,7 @@ pub struct Imds {
 enum Endpoint<'a> {
     Token,
     IdentityInfo,
+    PlatformMetadata,
     Instance(&'a str),
     Versions,
     Unknown,
@@ -85,6 +90,7 @@ impl<'a> Endpoint<'a> {
         match path {
             TOKEN_PATH => Endpoint::Token,
             "/metadata/identity/info" => Endpoint::IdentityInfo,
+            PLATFORM_METADATA_PATH => Endpoint::PlatformMetadata,
             "/metadata/versions" => Endpoint::Versions,
             "/metadata/instance" => Endpoint::Instance(""),
             _ => match path.strip_prefix("/metadata/instance/") {
@@ -158,7 +164,8 @@ impl Imds {
                 "Required audience parameter not specified",
             )
         })?;
-        let identity = choose_identity(scenario, request)?;
+        let known = |identity: &Identity| !self.shared.still_attaching(identity);
+        let identity = choose_identity(scenario, request, &known)?;
         let minted = self.shared.tokens.mint(scenario, &identity, &resource);
         // Field order of the recorded real answers (alphabetical); every value a string.
         let mut body = Map::new();
@@ -240,14 +247,22 @@ fn api_version(request: &Request, endpoint: &Endpoint) -> Result<String, Failure
         .ok_or(Failure::ApiVersion)
 }
 
-/// The identity a token request designates (protocol.md §1.1, §1.3, §1.4 known issue).
-fn choose_identity(scenario: &Scenario, request: &Request) -> Result<Identity, Failure> {
+/// The identity a token request designates (protocol.md §1.1, §1.3, §1.4 known issue), among
+/// those IMDS already `known`s (one just attached is not, for a while: data-plane.md §3).
+fn choose_identity(
+    scenario: &Scenario,
+    request: &Request,
+    known: &dyn Fn(&Identity) -> bool,
+) -> Result<Identity, Failure> {
     let selectors: Vec<(&str, String)> = SELECTORS
         .iter()
         .filter_map(|key| request.query(key).map(|value| (*key, value)))
         .collect();
     let system = identities::system(scenario);
-    let users = identities::users(scenario);
+    let users: Vec<Identity> = identities::users(scenario)
+        .into_iter()
+        .filter(|u| known(u))
+        .collect();
     let not_found = || fail(400, "invalid_request", "Identity not found");
     if scenario.imds_ignores_selectors {
         return system.ok_or_else(not_found);
@@ -269,7 +284,9 @@ fn choose_identity(scenario: &Scenario, request: &Request) -> Result<Identity, F
                 "object_id" => Selector::Object,
                 _ => Selector::Resource,
             };
-            identities::find(scenario, selector, value).ok_or_else(not_found)
+            identities::find(scenario, selector, value)
+                .filter(|identity| known(identity))
+                .ok_or_else(not_found)
         }
         _ => Err(fail(
             400,
@@ -325,6 +342,9 @@ impl Host for Imds {
             None => None,
         };
         let endpoint = Endpoint::of(request.path());
+        if endpoint == Endpoint::PlatformMetadata && !self.shared.scenario.imds_v2 {
+            return Err(fail(404, "not_found", "Not found"));
+        }
         check_request(request)?;
         if endpoint == Endpoint::Versions {
             let ascending: Vec<&str> = VERSIONS.iter().rev().copied().collect();
@@ -341,6 +361,14 @@ impl Host for Imds {
                 &json!({"tenantId": self.scenario().tenant_id}),
             )),
             Endpoint::Instance(sub) => self.instance(request, &version, sub),
+            Endpoint::PlatformMetadata => Ok(Response::json(
+                200,
+                &json!({
+                    "clientId": identities::system(&self.shared.scenario).map(|i| i.client_id),
+                    "tenantId": self.shared.scenario.tenant_id,
+                    "cuId": {"vmId": crate::ids::stable_guid("vm-id")},
+                }),
+            )),
             Endpoint::Versions | Endpoint::Unknown => Err(fail(404, "not_found", "Not found")),
         }
     }

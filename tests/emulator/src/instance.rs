@@ -88,6 +88,12 @@ pub fn document(scenario: &Scenario, api_version: &str) -> Value {
                 map.remove(field);
             }
         }
+        // securityProfile.securityType came in 2021-12-13 (IMDS-DOC "Schema breakdown").
+        if api_version < "2021-12-13"
+            && let Some(Value::Object(profile)) = map.get_mut("securityProfile")
+        {
+            profile.remove("securityType");
+        }
     }
     json!({"compute": compute, "network": network(scenario)})
 }

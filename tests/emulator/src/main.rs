@@ -9,9 +9,12 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use armi_emulator::{
-    Arc, Debt, Emulator, Fleet, FleetIdentity, Grant, Lro, Outcome, Scenario, Throttling,
+    AZURITE_ACCOUNT, Arc, Azurite, BlobClient, Debt, Emulator, Fault, Fleet, FleetIdentity, Grant,
+    KeyVault, Lro, Outcome, PendingGrant, Role, STORAGE_AUDIENCE, Scenario, Throttling,
     UserIdentity, arm_cloud_for,
 };
+
+mod fault_flag;
 
 const HELP: &str = "\
 armi-emulator: Azure IMDS and ARM (and the other managed-identity hosts) as armi's tests
@@ -26,10 +29,17 @@ OPTIONS:
     --arm-name NAME           extra DNS name on ARM's certificate (repeatable)
     --az-environment NAME     compute.azEnvironment, and the cloud ARM acts as
                               (default AZUREPUBLICCLOUD)
+    --arm-cloud NAME          ARM acts as this cloud instead (AzurePublicCloud,
+                              AzureUSGovernmentCloud, AzureChinaCloud): it refuses the
+                              tokens of the cloud IMDS names, 401
+                              InvalidAuthenticationTokenAudience
     --user-identity NAME:CLIENTID:OBJECTID
                               attach a user-assigned identity (repeatable); every
                               identity may read the VM's resource group
     --no-system-identity      the VM has no system-assigned identity
+    --no-roles                no identity has a role on the VM's resource group: reading
+                              it is 403 AuthorizationFailed (--subscription-reader and
+                              --writer-system-identity still grant theirs)
     --writer-system-identity  the system identity may also write to the VM's resource
                               group (PUT, PATCH, DELETE, POST actions)
     --subscription-reader     every identity may read the whole subscription (to list
@@ -37,10 +47,29 @@ OPTIONS:
     --page-size N             ARM lists answer at most N items per page (default 1000)
     --resources-per-group N   N generated resources in every resource group
     --extra-groups N          N generated resource groups rg-gen-0001...
+    --group NAME              one more resource group in the subscription (repeatable);
+                              only --subscription-reader lets identities read it
     --lro async|location|none how writes complete: with Azure-AsyncOperation, with a
                               Location only, or at once (default none)
     --lro-polls N             times a long-running operation is still in progress
                               when polled, before it succeeds (default 2)
+    --vault                   the foreign host acts as a Key Vault, at
+                              ARMI_VAULT_ENDPOINT (every secret's value is s3cr3t);
+                              it takes tokens whose audience is that URL
+
+  Data planes:
+    --keyvault NAME           a Key Vault NAME (repeatable) with secrets db-password (two
+                              versions) and api-key, readable by every identity of the VM;
+                              adds ARMI_VAULT_ENDPOINT=https://localhost:PORT (the vault is
+                              NAME.localhost:PORT, which clients resolve to 127.0.0.1)
+    --azurite                 start Azurite (tests/azurite, `make azurite`) with a
+                              certificate from the same CA, holding container demo with
+                              blob hello.txt; adds ARMI_BLOB_ENDPOINT (the account,
+                              host-style: https://devstoreaccount1.blob.localhost:PORT),
+                              ARMI_BLOB_URL (the demo blob) and ARMI_AZURITE_URL (path-style)
+    --propagation SECS        the VM's role assignments (ARM Reader on its group, Key Vault
+                              readers) take effect only SECS after start, as a new role
+                              assignment does (for --wait-access)
 
   Other managed-identity hosts (each adds the variables that host sets):
     --arc                     Azure Arc agent: IDENTITY_ENDPOINT, IMDS_ENDPOINT, and
@@ -86,6 +115,36 @@ OPTIONS:
                               (ARMI_FLEET_CLIENT_ID, for --client-id), or each has its
                               own system-assigned one (default), each Reader on the group
 
+  Faults (--fault is repeatable; the first fault still active for a request answers it):
+    --fault WHERE,WHAT[,times=N|,for=SECS][,retry-after=V]
+                              break WHERE with WHAT: the first N matching requests
+                              (times=N), for SECS seconds from the first one (for=SECS),
+                              or every one (the default); retry-after=V sends
+                              Retry-After: V with a STATUS
+      WHERE:
+        imds                  every IMDS request
+        imds-token            IMDS /metadata/identity/oauth2/token
+        imds-instance         IMDS /metadata/instance
+        arm                   every ARM request
+        arc                   the Azure Arc agent (--arc)
+        app-service           the App Service identity endpoint (--app-service)
+        cloud-shell           Cloud Shell's token endpoint (--cloud-shell)
+        service-fabric        Service Fabric's token service (--service-fabric)
+        azure-ml              Azure ML's identity endpoint (--azure-ml)
+        authority             Entra ID's token endpoint of workload identity (--workload)
+      WHAT:
+        STATUS                that HTTP status (404, 410, 429, 500, 503...) with the
+                              service's own error body and headers
+        hang                  read the request, never answer (the connection stays open)
+        slow=SECS             the headers at once, the body trickled over SECS seconds
+        malformed             200 from the service with a body that is not its JSON
+        proxy-page            a web proxy's 200 block page (Server: squid) in its place
+        truncated             200 with the body's Content-Length, half of it, then close
+        oversized=BYTES       200 with a body of BYTES bytes
+        redirect=URL          302 to URL
+        reset                 the connection reset without an answer
+
+  Output:
     --env-file PATH           once listening, write ARMI_IMDS_ENDPOINT, ARMI_ARM_ENDPOINT,
                               SSL_CERT_FILE (the CA, copied to PATH.ca.pem) and the hosts'
                               variables to PATH, atomically; both files are removed on exit
@@ -98,6 +157,8 @@ The same variables are printed on stdout. Runs until SIGTERM or SIGINT.
 EXAMPLE:
     armi-emulator --env-file /tmp/emu.env --log &
     until [ -e /tmp/emu.env ]; do sleep 0.1; done; . /tmp/emu.env
+    armi-emulator --fault imds-token,410,times=3 --fault arm,429,times=1,retry-after=2
+    armi-emulator --fault imds,proxy-page        # armi doctor: something else answers
 ";
 
 /// The command line, as typed.
@@ -107,6 +168,10 @@ struct Options {
     arm_listen: Option<String>,
     arm_names: Vec<String>,
     az_environment: Option<String>,
+    arm_cloud: Option<String>,
+    no_roles: bool,
+    groups: Vec<String>,
+    faults: Vec<Fault>,
     user_identities: Vec<UserIdentity>,
     no_system_identity: bool,
     writer_system_identity: bool,
@@ -116,12 +181,16 @@ struct Options {
     extra_groups: usize,
     lro: Option<String>,
     lro_polls: Option<u32>,
+    vault: bool,
     arc: bool,
     app_service: bool,
     cloud_shell: bool,
     service_fabric: bool,
     azure_ml: bool,
     workload: bool,
+    key_vaults: Vec<String>,
+    azurite: bool,
+    propagation: Option<u64>,
     env_file: Option<PathBuf>,
     exit_on_stdin_eof: bool,
     log: bool,
@@ -172,6 +241,10 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
             "--arm-listen" => options.arm_listen = Some(value()?),
             "--arm-name" => options.arm_names.push(value()?),
             "--az-environment" => options.az_environment = Some(value()?),
+            "--arm-cloud" => options.arm_cloud = Some(arm_cloud(&value()?)?),
+            "--no-roles" => options.no_roles = true,
+            "--group" => options.groups.push(value()?),
+            "--fault" => options.faults.push(fault_flag::parse(&value()?)?),
             "--user-identity" => options.user_identities.push(user_identity(&value()?)?),
             "--env-file" => options.env_file = Some(PathBuf::from(value()?)),
             "--no-system-identity" => options.no_system_identity = true,
@@ -182,6 +255,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
             "--extra-groups" => options.extra_groups = number(&flag, &value()?)?,
             "--lro" => options.lro = Some(lro_kind(&value()?)?),
             "--lro-polls" => options.lro_polls = Some(number(&flag, &value()?)?),
+            "--vault" => options.vault = true,
             "--arc" => options.arc = true,
             "--app-service" => options.app_service = true,
             "--cloud-shell" => options.cloud_shell = true,
@@ -194,6 +268,9 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
             _ if THROTTLE_NUMBERS.contains(&flag.as_str()) => {
                 throttle_number(&mut options, &flag, &value()?)?
             }
+            "--keyvault" => options.key_vaults.push(vault_name(&value()?)?),
+            "--azurite" => options.azurite = true,
+            "--propagation" => options.propagation = Some(number(&flag, &value()?)?),
             "--exit-on-stdin-eof" => options.exit_on_stdin_eof = true,
             "--log" => options.log = true,
             "-h" | "--help" => options.help = true,
@@ -307,6 +384,36 @@ fn fleet_identity(raw: &str) -> Result<String, String> {
     }
 }
 
+/// The clouds ARM can act as, by their canonical names (any case).
+fn arm_cloud(raw: &str) -> Result<String, String> {
+    ["AzurePublicCloud", "AzureUSGovernmentCloud", "AzureChinaCloud"]
+        .into_iter()
+        .find(|name| name.eq_ignore_ascii_case(raw))
+        .map(str::to_string)
+        .ok_or_else(|| {
+            format!(
+                "--arm-cloud wants AzurePublicCloud, AzureUSGovernmentCloud or AzureChinaCloud, got '{raw}'"
+            )
+        })
+}
+
+/// Vault names are 3–24 letters, digits and `-`, starting with a letter, not ending in `-`,
+/// without `--`.
+fn vault_name(raw: &str) -> Result<String, String> {
+    let valid = (3..=24).contains(&raw.len())
+        && raw.starts_with(|c: char| c.is_ascii_alphabetic())
+        && !raw.ends_with('-')
+        && !raw.contains("--")
+        && raw.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if valid {
+        Ok(raw.to_string())
+    } else {
+        Err(format!(
+            "--keyvault wants a vault name (3-24 letters, digits and -), got '{raw}'"
+        ))
+    }
+}
+
 fn lro_kind(raw: &str) -> Result<String, String> {
     match raw {
         "async" | "location" | "none" => Ok(raw.to_string()),
@@ -325,6 +432,9 @@ fn scenario(options: &Options) -> Scenario {
     if let Some(name) = &options.az_environment {
         scenario.az_environment = name.clone();
         scenario.arm_cloud = arm_cloud_for(name).to_string();
+    }
+    if let Some(cloud) = &options.arm_cloud {
+        scenario.arm_cloud = cloud.clone();
     }
     scenario.arm_hostnames = options.arm_names.clone();
     scenario.system_identity = !options.no_system_identity;
@@ -351,6 +461,13 @@ fn scenario(options: &Options) -> Scenario {
             scenario.grants.push(Grant::new(&reader, &sub_scope));
         }
     }
+    if options.no_roles {
+        scenario
+            .grants
+            .retain(|grant| !grant.scope.eq_ignore_ascii_case(&own_group));
+    }
+    scenario.groups.extend(options.groups.iter().cloned());
+    scenario.faults.extend(options.faults.iter().cloned());
     scenario.page_size = options.page_size;
     scenario.resources_per_group = options.resources_per_group;
     scenario.extra_group_count = options.extra_groups;
@@ -366,6 +483,7 @@ fn scenario(options: &Options) -> Scenario {
         },
         _ => Lro::None,
     };
+    scenario.vault = options.vault;
     scenario.arc = options.arc.then(Arc::default);
     scenario.app_service = options.app_service;
     scenario.cloud_shell = options.cloud_shell;
@@ -379,26 +497,91 @@ fn scenario(options: &Options) -> Scenario {
             Some("shared") => Fleet::shared(vms),
             _ => Fleet::system(vms),
         });
+    let readers = vm_principals(&scenario);
+    let delay = Duration::from_secs(options.propagation.unwrap_or(0));
+    for name in &options.key_vaults {
+        let vault = readers.iter().fold(demo_vault(name), |vault, reader| {
+            vault.readable_after(reader, delay)
+        });
+        scenario.key_vaults.push(vault);
+    }
+    if options.propagation.is_some() {
+        delay_grants(&mut scenario, &readers, delay);
+    }
     scenario
+}
+
+/// The object ids of the VM's own identities.
+fn vm_principals(scenario: &Scenario) -> Vec<String> {
+    let system = scenario
+        .system_identity
+        .then(|| scenario.system_object_id());
+    system
+        .into_iter()
+        .chain(scenario.user_identities.iter().map(|u| u.object_id.clone()))
+        .collect()
+}
+
+/// A vault with the demo's secrets: `db-password` in two versions, `api-key`.
+fn demo_vault(name: &str) -> KeyVault {
+    KeyVault::new(name)
+        .with_secret("db-password", "old-password")
+        .with_secret("db-password", "s3cr3t")
+        .with_secret("api-key", "k-0123456789")
+}
+
+/// Turns the ARM grants of `principals` into grants that take effect only after `delay`.
+fn delay_grants(scenario: &mut Scenario, principals: &[String], delay: Duration) {
+    let ours = |grant: &Grant| {
+        principals
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(&grant.principal_object_id))
+    };
+    let (readers, others): (Vec<Grant>, Vec<Grant>) =
+        scenario.grants.drain(..).partition(|g| ours(g));
+    let (writers, other_writers): (Vec<Grant>, Vec<Grant>) =
+        scenario.writers.drain(..).partition(|g| ours(g));
+    scenario.grants = others;
+    scenario.writers = other_writers;
+    let pending = readers
+        .into_iter()
+        .map(|grant| (Role::Reader, grant))
+        .chain(writers.into_iter().map(|grant| (Role::Contributor, grant)));
+    for (role, grant) in pending {
+        scenario.pending_grants.push(PendingGrant {
+            role,
+            grant,
+            effective_after: delay,
+        });
+    }
 }
 
 fn run(options: Options) -> Result<(), String> {
     let emulator =
         Emulator::try_start(scenario(&options)).map_err(|e| format!("cannot start: {e}"))?;
     emulator.set_log(options.log);
+    let azurite = match options.azurite {
+        true => Some(start_azurite(&emulator)?),
+        false => None,
+    };
     signals::install();
     // The projected token lives at one path that the kubelet rewrites before it expires.
     let token_file = options
         .workload
         .then(|| emulator.write_federated_token(false));
+    let world = World {
+        emulator: &emulator,
+        azurite: azurite.as_ref(),
+        token_file: token_file.as_deref(),
+    };
     let written = match &options.env_file {
-        Some(path) => Some(write_env_file(&emulator, path, token_file.as_deref())?),
+        Some(path) => Some(write_env_file(&world, path)?),
         None => None,
     };
     let ca = written
         .as_ref()
         .map_or_else(|| emulator.ca_file(), |w| w.ca.clone());
-    println!("{}", env_lines(&emulator, &ca, token_file.as_deref()));
+    println!("{}", env_lines(&world, &ca));
     if options.exit_on_stdin_eof {
         std::thread::spawn(|| {
             let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
@@ -420,21 +603,75 @@ fn run(options: Options) -> Result<(), String> {
         let _ = std::fs::remove_file(&written.env);
         let _ = std::fs::remove_file(&written.ca);
     }
+    drop(azurite);
     drop(emulator);
     Ok(())
+}
+
+/// What the printed variables describe.
+struct World<'a> {
+    emulator: &'a Emulator,
+    azurite: Option<&'a Azurite>,
+    token_file: Option<&'a Path>,
+}
+
+/// The demo's blob: container and name.
+const DEMO_CONTAINER: &str = "demo";
+const DEMO_BLOB: &str = "hello.txt";
+
+/// Azurite with a certificate from the emulator's CA, holding the demo blob (put with a token
+/// the emulator minted, so Azurite took it as it takes the VM's).
+fn start_azurite(emulator: &Emulator) -> Result<Azurite, String> {
+    let azurite = Azurite::try_start(emulator.ca())?;
+    let token = emulator.token_for(STORAGE_AUDIENCE);
+    let client = BlobClient::new(&azurite.url(), emulator.ca().pem(), &token);
+    let created = client
+        .create_container(DEMO_CONTAINER)
+        .map_err(|e| format!("Azurite: creating the demo container: {e}"))?;
+    let put = client
+        .put_blob(
+            DEMO_CONTAINER,
+            DEMO_BLOB,
+            b"Hello from Azurite, read as this VM.\n",
+        )
+        .map_err(|e| format!("Azurite: putting the demo blob: {e}"))?;
+    if created.status != 201 || put.status != 201 {
+        return Err(format!(
+            "Azurite refused the demo blob: {} {}",
+            created.status,
+            put.text()
+        ));
+    }
+    Ok(azurite)
 }
 
 /// The kubelet renews a projected token at 80 % of its hour.
 const TOKEN_REFRESH: Duration = Duration::from_secs(48 * 60);
 
-fn env_lines(emulator: &Emulator, ca: &Path, token_file: Option<&Path>) -> String {
+fn env_lines(world: &World, ca: &Path) -> String {
+    let emulator = world.emulator;
     let mut vars = vec![
         ("ARMI_IMDS_ENDPOINT", emulator.imds_url()),
         ("ARMI_ARM_ENDPOINT", emulator.arm_url()),
         ("SSL_CERT_FILE", ca.display().to_string()),
     ];
-    vars.extend(host_vars(emulator, token_file));
+    vars.extend(host_vars(emulator, world.token_file));
     vars.extend(fleet_vars(emulator));
+    if !emulator.scenario().key_vaults.is_empty() {
+        vars.push(("ARMI_VAULT_ENDPOINT", emulator.key_vault_url()));
+    }
+    if let Some(azurite) = world.azurite {
+        let account = format!(
+            "https://{AZURITE_ACCOUNT}.blob.localhost:{}",
+            azurite.port()
+        );
+        vars.push((
+            "ARMI_BLOB_URL",
+            format!("{account}/{DEMO_CONTAINER}/{DEMO_BLOB}"),
+        ));
+        vars.push(("ARMI_BLOB_ENDPOINT", account));
+        vars.push(("ARMI_AZURITE_URL", azurite.url()));
+    }
     vars.iter()
         .map(|(name, value)| format!("{name}={value}"))
         .collect::<Vec<_>>()
@@ -463,6 +700,9 @@ fn fleet_vars(emulator: &Emulator) -> Vec<(&'static str, String)> {
 fn host_vars(emulator: &Emulator, token_file: Option<&Path>) -> Vec<(&'static str, String)> {
     let scenario = emulator.scenario();
     let mut vars = Vec::new();
+    if scenario.vault {
+        vars.push(("ARMI_VAULT_ENDPOINT", emulator.foreign_url()));
+    }
     if scenario.arc.is_some() {
         vars.push(("IDENTITY_ENDPOINT", emulator.arc_url()));
         vars.push(("IMDS_ENDPOINT", emulator.arc_imds_url()));
@@ -511,11 +751,8 @@ struct Written {
 
 /// Writes the CA copy, then the env file, each under a temporary name renamed into place, so a
 /// reader polling for the env file finds it whole and finds the CA it names.
-fn write_env_file(
-    emulator: &Emulator,
-    path: &Path,
-    token_file: Option<&Path>,
-) -> Result<Written, String> {
+fn write_env_file(world: &World, path: &Path) -> Result<Written, String> {
+    let emulator = world.emulator;
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
@@ -532,7 +769,7 @@ fn write_env_file(
     let ca = dir.join(format!("{name}.ca.pem"));
     let pem = std::fs::read(emulator.ca_file()).map_err(|e| format!("reading the CA: {e}"))?;
     write_atomically(&ca, &pem)?;
-    let lines = env_lines(emulator, &ca, token_file);
+    let lines = env_lines(world, &ca);
     write_atomically(&env, format!("{lines}\n").as_bytes())?;
     Ok(Written { env, ca })
 }
@@ -645,7 +882,12 @@ mod tests {
             parse(args(&["--service-fabric", "--azure-ml", "--workload"])).expect("valid");
         let emulator = Emulator::start(scenario(&options));
         let token_file = emulator.write_federated_token(false);
-        let lines = env_lines(&emulator, Path::new("/ca.pem"), Some(&token_file));
+        let world = World {
+            emulator: &emulator,
+            azurite: None,
+            token_file: Some(&token_file),
+        };
+        let lines = env_lines(&world, Path::new("/ca.pem"));
         for name in [
             "ARMI_IMDS_ENDPOINT=http://127.0.0.1:",
             "IDENTITY_ENDPOINT=https://127.0.0.1:",
@@ -715,7 +957,12 @@ mod tests {
     fn a_fleet_lists_its_imds_endpoints_and_shared_client_id() {
         let options = parse(args(&["--vms", "3", "--fleet-identity", "shared"])).expect("valid");
         let emulator = Emulator::start(scenario(&options));
-        let lines = env_lines(&emulator, Path::new("/ca.pem"), None);
+        let world = World {
+            emulator: &emulator,
+            azurite: None,
+            token_file: None,
+        };
+        let lines = env_lines(&world, Path::new("/ca.pem"));
         let endpoints = lines
             .lines()
             .find_map(|line| line.strip_prefix("ARMI_FLEET_IMDS_ENDPOINTS="))
@@ -725,6 +972,143 @@ mod tests {
         let client = Fleet::shared_identity().client_id;
         assert!(lines.contains(&format!("ARMI_FLEET_CLIENT_ID={client}")));
         assert!(parse(args(&["--fleet-identity", "both"])).is_err());
+    }
+
+    #[test]
+    fn vault_runs_the_key_vault_and_names_it() {
+        let options = parse(args(&["--vault"])).expect("valid");
+        let emulator = Emulator::start(scenario(&options));
+        assert!(emulator.scenario().vault);
+        let world = World {
+            emulator: &emulator,
+            azurite: None,
+            token_file: None,
+        };
+        let lines = env_lines(&world, Path::new("/ca.pem"));
+        let vault = format!("ARMI_VAULT_ENDPOINT={}", emulator.foreign_url());
+        assert!(
+            lines.lines().any(|line| line == vault),
+            "{vault} missing in {lines}"
+        );
+        let plain = Emulator::start(scenario(&parse(args(&[])).expect("valid")));
+        let plain = World {
+            emulator: &plain,
+            azurite: None,
+            token_file: None,
+        };
+        assert!(!env_lines(&plain, Path::new("/ca.pem")).contains("ARMI_VAULT_ENDPOINT"));
+    }
+
+    #[test]
+    fn diagnosis_flags_shape_the_scenario() {
+        let options = parse(args(&[
+            "--arm-cloud",
+            "azureusgovernmentcloud",
+            "--no-roles",
+            "--group=rg-web",
+            "--fault",
+            "imds,proxy-page",
+            "--fault=imds-token,410,times=2",
+        ]))
+        .expect("valid flags");
+        let scenario = scenario(&options);
+        assert_eq!(scenario.arm_cloud, "AzureUSGovernmentCloud");
+        assert_eq!(scenario.az_environment, "AZUREPUBLICCLOUD");
+        let own_group = scenario.group_scope(&scenario.resource_group);
+        assert!(!reads(&scenario.grants, &scenario, &own_group));
+        assert_eq!(scenario.groups, ["rg-web"]);
+        assert_eq!(scenario.faults.len(), 2);
+        assert!(matches!(
+            scenario.faults[1].limit,
+            armi_emulator::Limit::Times(2)
+        ));
+        let healthy = scenario_of(&[]);
+        assert!(reads(&healthy.grants, &healthy, &own_group));
+        assert!(parse(args(&["--arm-cloud", "mars"])).is_err());
+        assert!(parse(args(&["--fault", "imds"])).is_err());
+    }
+
+    #[test]
+    fn no_roles_keeps_the_grants_of_other_flags() {
+        let scenario = scenario_of(&["--no-roles", "--subscription-reader"]);
+        let own_group = scenario.group_scope(&scenario.resource_group);
+        assert!(reads(&scenario.grants, &scenario, &own_group));
+        let writer = scenario_of(&["--no-roles", "--writer-system-identity"]);
+        assert!(reads(&writer.writers, &writer, &own_group));
+        assert!(!reads(&writer.grants, &writer, &own_group));
+    }
+
+    /// Whether one of `grants` covers `scope` for the system identity.
+    fn reads(grants: &[Grant], scenario: &Scenario, scope: &str) -> bool {
+        let oid = scenario.system_object_id();
+        grants.iter().any(|grant| grant.covers(&oid, scope))
+    }
+
+    #[test]
+    fn the_help_lists_every_flag_the_parser_takes_and_no_other() {
+        // The flags of the parser's match arms, read from this file's own source.
+        let source = include_str!("main.rs");
+        let parsed: Vec<&str> = source
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix('"'))
+            .filter(|rest| rest.starts_with("--") && rest.contains("\" =>"))
+            .filter_map(|rest| rest.split('"').next())
+            .collect();
+        assert!(parsed.len() > 20, "found only {parsed:?}");
+        let listed: Vec<&str> = HELP
+            .lines()
+            .filter_map(|line| line.trim_start().split([' ', ',']).next())
+            .filter(|word| word.starts_with("--"))
+            .collect();
+        for flag in &parsed {
+            assert!(listed.contains(flag), "{flag} is not in --help");
+        }
+        for flag in &listed {
+            assert!(
+                parsed.contains(flag),
+                "--help lists {flag}, which is not parsed"
+            );
+        }
+    }
+
+    fn scenario_of(list: &[&str]) -> Scenario {
+        scenario(&parse(args(list)).expect("valid flags"))
+    }
+
+    #[test]
+    fn data_plane_flags_add_vaults_and_delay_the_vm_grants() {
+        let options = parse(args(&["--keyvault", "kv-demo", "--propagation=30"])).expect("valid");
+        let scenario = scenario(&options);
+        let system = scenario.system_object_id();
+        assert_eq!(scenario.key_vaults.len(), 1);
+        let vault = &scenario.key_vaults[0];
+        assert_eq!(vault.name, "kv-demo");
+        assert!(vault.secret("db-password").is_some() && vault.secret("api-key").is_some());
+        assert_eq!(vault.readers[0].principal_object_id, system);
+        assert_eq!(vault.readers[0].effective_after, Duration::from_secs(30));
+        assert!(
+            !scenario
+                .grants
+                .iter()
+                .any(|g| g.principal_object_id == system)
+        );
+        let pending = &scenario.pending_grants;
+        assert!(pending.iter().any(|p| p.grant.principal_object_id == system
+            && p.effective_after == Duration::from_secs(30)));
+        for bad in ["kv", "9vault", "kv--demo", "kv-demo-", "kv_demo"] {
+            assert!(parse(args(&["--keyvault", bad])).is_err(), "{bad}");
+        }
+        let emulator = Emulator::start(scenario);
+        let world = World {
+            emulator: &emulator,
+            azurite: None,
+            token_file: None,
+        };
+        let lines = env_lines(&world, Path::new("/ca.pem"));
+        assert!(
+            lines.contains("ARMI_VAULT_ENDPOINT=https://localhost:"),
+            "{lines}"
+        );
     }
 
     #[test]

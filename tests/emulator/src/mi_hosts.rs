@@ -22,6 +22,7 @@ use crate::service_fabric::{self, ServiceFabric};
 use crate::sha1::thumbprint;
 use crate::state::Shared;
 use crate::tls;
+use crate::token_proxy::{Rotating, TokenProxy};
 
 /// The sockets of the hosts the scenario switches on.
 pub struct Sockets {
@@ -31,6 +32,7 @@ pub struct Sockets {
     service_fabric: Option<TcpListener>,
     azure_ml: Option<TcpListener>,
     authority: Option<TcpListener>,
+    token_proxy: Option<TcpListener>,
 }
 
 /// The running hosts, with what a client of each is told in its environment.
@@ -41,6 +43,9 @@ pub struct MiHosts {
     pub service_fabric: Option<Listener>,
     pub azure_ml: Option<Listener>,
     pub authority: Option<Listener>,
+    pub token_proxy: Option<Listener>,
+    /// The token proxy's certificate and what clients sent it.
+    pub token_proxy_tls: Option<Arc<Rotating>>,
     /// Where the Arc agent writes key files (made only when Arc runs).
     pub arc_key_dir: PathBuf,
     /// `IDENTITY_HEADER` of App Service.
@@ -66,6 +71,7 @@ impl Sockets {
             service_fabric: bind_if(scenario.service_fabric)?,
             azure_ml: bind_if(scenario.azure_ml)?,
             authority: bind_if(scenario.workload)?,
+            token_proxy: bind_if(scenario.workload && scenario.token_proxy.is_some())?,
         })
     }
 
@@ -78,6 +84,7 @@ impl Sockets {
             &self.service_fabric,
             &self.azure_ml,
             &self.authority,
+            &self.token_proxy,
         ]
         .into_iter()
         .flatten()
@@ -101,6 +108,8 @@ impl Sockets {
             service_fabric: None,
             azure_ml: None,
             authority: None,
+            token_proxy: None,
+            token_proxy_tls: None,
             arc_key_dir: dir.join("azcmagent-tokens"),
             app_service_secret: random_guid(),
             service_fabric_secret: random_guid(),
@@ -113,7 +122,12 @@ impl Sockets {
         if let (Some(socket), Some(arc)) = (self.arc, &shared.scenario.arc) {
             let dirs = KeyDirs::create(dir)?;
             hosts.arc_key_dir = dirs.keys.clone();
-            let agent = ArcAgent::new(Arc::clone(shared), arc.realm.clone(), dirs);
+            let agent = ArcAgent::new(
+                Arc::clone(shared),
+                arc.realm.clone(),
+                arc.user_assigned,
+                dirs,
+            );
             hosts.arc = Some(serve(socket, "arc", Arc::new(agent), None)?);
         }
         if let Some(socket) = self.app_service {
@@ -140,6 +154,16 @@ impl Sockets {
             let handler = Arc::new(Entra::new(Arc::clone(shared)));
             hosts.authority = Some(serve(socket, "authority", handler, Some(authority_tls))?);
         }
+        if let (Some(socket), Some(proxy)) = (self.token_proxy, &shared.scenario.token_proxy) {
+            let tls = Arc::new(Rotating::new(&proxy.sni_name));
+            let handler = Arc::new(TokenProxy {
+                entra: Entra::new(Arc::clone(shared)),
+                prefix: proxy.path.clone(),
+            });
+            let config = Some(tls.server_config());
+            hosts.token_proxy = Some(serve(socket, "token-proxy", handler, config)?);
+            hosts.token_proxy_tls = Some(tls);
+        }
         Ok(hosts)
     }
 }
@@ -154,6 +178,7 @@ impl MiHosts {
             &mut self.service_fabric,
             &mut self.azure_ml,
             &mut self.authority,
+            &mut self.token_proxy,
         ]
         .into_iter()
         .flatten()

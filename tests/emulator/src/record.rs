@@ -20,6 +20,10 @@ pub enum Service {
     AzureMl,
     /// Entra ID's token endpoint, for workload identity.
     Authority,
+    /// AKS identity binding's token proxy in front of Entra ID.
+    TokenProxy,
+    /// The Key Vaults of `Scenario::key_vaults`.
+    KeyVault,
 }
 
 /// One request as it arrived.

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use crate::fleet::Fleet;
 use crate::ids::stable_guid;
+use crate::propagation::{Attaching, PendingGrant};
 use crate::throttle::Throttling;
+use crate::vaults::{KEY_VAULT_PAGE_LIMIT, KeyVault};
 
 /// Everything the emulated Azure knows. `Default` is a VM in the public cloud whose
 /// system-assigned identity is Reader on the VM's own resource group.
@@ -100,12 +102,49 @@ pub struct Scenario {
     /// Many VMs, each with an IMDS of its own, sharing this ARM (`fleet.rs`); `None` is the
     /// one VM of `imds_listen`.
     pub fleet: Option<Fleet>,
+    /// AKS identity binding's token proxy in front of Entra ID (needs `workload`).
+    pub token_proxy: Option<TokenProxy>,
+    /// IMDS offers its second generation (certificate-bound tokens, preview, Windows only).
+    pub imds_v2: bool,
+    /// Key Vaults served on their own TLS listener, each at `{name}.localhost:PORT`
+    /// (`Emulator::key_vault_url`), to tokens for `https://vault.azure.net` (the cloud's).
+    pub key_vaults: Vec<KeyVault>,
+    /// Key Vault lists come in pages of at most this many secrets (Key Vault's own is 25); a
+    /// request's `maxresults` makes pages smaller, never larger.
+    pub key_vault_page_size: usize,
+    /// Role assignments that ARM honours only some time after the emulator starts.
+    pub pending_grants: Vec<PendingGrant>,
+    /// User-assigned identities IMDS does not know yet during the emulator's first seconds.
+    pub attaching: Vec<Attaching>,
 }
 
-/// An Azure Arc-enabled server's agent: how its 401 challenge names the key file.
+/// AKS identity binding's token proxy: the name its certificate is for, which clients send as
+/// SNI (`AZURE_KUBERNETES_SNI_NAME`), and the path under which it serves Entra ID.
+#[derive(Clone, Debug)]
+pub struct TokenProxy {
+    pub sni_name: String,
+    pub path: String,
+}
+
+impl Default for TokenProxy {
+    fn default() -> Self {
+        TokenProxy {
+            sni_name: "token-proxy.aks.test".into(),
+            path: "/identity-binding".into(),
+        }
+    }
+}
+
+/// An Azure Arc-enabled server's agent: how its 401 challenge names the key file, and whether
+/// it knows user-assigned identities.
 #[derive(Clone, Debug, Default)]
 pub struct Arc {
     pub realm: ArcRealm,
+    /// A current agent (Connected Machine agent 1.67 and later): `client_id`, `object_id` and
+    /// `msi_res_id` choose among the scenario's identities, the answer echoes the one honoured,
+    /// and an identity the machine lacks is 404 `identity_not_found`. `false` is the older agent,
+    /// which ignores selectors and answers as the system identity without an echo.
+    pub user_assigned: bool,
 }
 
 /// What the agent's `WWW-Authenticate` challenge says, and what it leaves on disk.
@@ -233,6 +272,10 @@ pub enum Route {
     AzureMl,
     /// every request to the Entra ID token endpoint of workload identity
     Authority,
+    /// every request to AKS identity binding's token proxy
+    TokenProxy,
+    /// every request to the Key Vaults of `Scenario::key_vaults`
+    KeyVault,
 }
 
 #[derive(Clone, Debug)]
@@ -260,6 +303,11 @@ pub enum Action {
     Redirect { to: String },
     /// The connection reset right after the request was read, without a response.
     Reset,
+    /// This status and body with the service's own headers (IMDS's `Server`, ARM's request
+    /// ids): a hostile or broken answer in the service's name.
+    Body { status: u16, body: String },
+    /// These bytes on the wire instead of a response, then the connection closed: broken HTTP.
+    Raw { bytes: Vec<u8> },
 }
 
 #[derive(Clone, Debug)]
@@ -319,6 +367,12 @@ impl Default for Scenario {
             },
             throttling: None,
             fleet: None,
+            token_proxy: None,
+            imds_v2: false,
+            key_vaults: Vec::new(),
+            key_vault_page_size: KEY_VAULT_PAGE_LIMIT,
+            pending_grants: Vec::new(),
+            attaching: Vec::new(),
         };
         // The system identity's grant comes first: tests change `grants[0]` to move it.
         let own_group = scenario.group_scope(&scenario.resource_group);
@@ -391,6 +445,40 @@ impl Scenario {
             Role::Reader => self.grants.push(grant),
             Role::Contributor => self.writers.push(grant),
         }
+        self
+    }
+
+    /// The scenario with a role assignment that ARM honours only `delay` after the emulator
+    /// started (a grant still propagating): until then, 403 `AuthorizationFailed`.
+    pub fn with_grant_after(
+        mut self,
+        role: Role,
+        principal_object_id: &str,
+        scope: &str,
+        delay: Duration,
+    ) -> Self {
+        self.pending_grants.push(PendingGrant {
+            role,
+            grant: Grant::new(principal_object_id, scope),
+            effective_after: delay,
+        });
+        self
+    }
+
+    /// The scenario with user-assigned identity `name` (one of `user_identities`) unknown to
+    /// IMDS for the emulator's first `delay`: 400 `Identity not found`, as right after it was
+    /// attached to the VM.
+    pub fn with_identity_attaching(mut self, name: &str, delay: Duration) -> Self {
+        self.attaching.push(Attaching {
+            identity: name.into(),
+            for_first: delay,
+        });
+        self
+    }
+
+    /// The scenario with one more Key Vault.
+    pub fn with_key_vault(mut self, vault: KeyVault) -> Self {
+        self.key_vaults.push(vault);
         self
     }
 

@@ -344,6 +344,19 @@ impl Delivery<'_> {
                 Ok((Some(response.status), Next::Abort))
             }
             Action::Oversized { bytes } => self.oversized(*bytes),
+            Action::Body { status, body } => {
+                let mut response =
+                    Response::new(*status).header("Content-Type", "application/json");
+                response.body = body.as_bytes().to_vec();
+                self.handler
+                    .decorate(&mut response, self.request, self.conn);
+                self.send(response)
+            }
+            Action::Raw { bytes } => {
+                self.out.write_all(bytes)?;
+                self.out.flush()?;
+                Ok((None, Next::Abort))
+            }
             Action::Redirect { to } => {
                 let mut response = Response::new(302).header("Location", to);
                 self.handler

@@ -28,6 +28,8 @@ pub struct Shared {
     pub hosts: Hosts,
     /// What the throttles (`Scenario::throttling`) admitted and turned away.
     pub throttle_counts: Counts,
+    /// When the emulator started: grants that propagate count from here.
+    pub started: Instant,
     world: Mutex<World>,
     stopping: AtomicBool,
     log: AtomicBool,
@@ -49,6 +51,7 @@ impl Shared {
             }),
             hosts,
             throttle_counts: Counts::default(),
+            started: Instant::now(),
             scenario,
             journal: Journal::default(),
             tokens: TokenBook::default(),

@@ -331,6 +331,38 @@ impl Store {
         Some((items, next))
     }
 
+    /// Up to `size` visible resources of type `of_type` (any case) in every group, as GET
+    /// answers them, from `cursor` on, and the cursor after them if more follow. A cursor is
+    /// a group's position in its upper 32 bits and a resource's position in that group in its
+    /// lower 32 (0 starts the list).
+    pub fn subscription_page(
+        &self,
+        of_type: &str,
+        cursor: u64,
+        size: usize,
+    ) -> (Vec<Value>, Option<u64>) {
+        let mut items = Vec::new();
+        let mut start = cursor & u64::from(u32::MAX);
+        for (position, slot) in self.groups.walk(cursor >> 32) {
+            let name = match slot {
+                Slot::Stored(group) => group.info.name.clone(),
+                Slot::Generated(position) => self.generated_group(position).info.name,
+            };
+            let left = size - items.len();
+            let Some((page, next)) = self.resource_page(&name, start, left, Some(of_type), true)
+            else {
+                continue;
+            };
+            items.extend(page);
+            // With nothing left to fill, a page of 0 still says where the next item is.
+            if let Some(next) = next {
+                return (items, Some(position << 32 | next));
+            }
+            start = 0;
+        }
+        (items, None)
+    }
+
     /// Every visible resource of type `kind` nested directly in `parent`, as GET answers them,
     /// in id order.
     pub fn nested(&self, parent: &Address, kind: &str) -> Vec<Value> {
@@ -607,6 +639,52 @@ mod tests {
         assert_eq!(vms[0]["name"], "res-00001");
         assert_eq!(vms[0]["properties"]["provisioningState"], "Succeeded");
         assert_eq!(next, None, "res-00005, the only other VM, is gone");
+    }
+
+    #[test]
+    fn a_type_is_listed_across_groups_a_page_at_a_time() {
+        let mut store = store(2, 8);
+        let vm = "Microsoft.Compute/virtualMachines";
+        // The VM, then res-00001 and res-00005 of each of the three groups.
+        let mut names = Vec::new();
+        let mut cursor = Some(0);
+        let mut pages = 0;
+        while let Some(from) = cursor {
+            let (items, next) =
+                store.subscription_page("microsoft.compute/VIRTUALMACHINES", from, 2);
+            assert!(items.len() <= 2);
+            names.extend(items.iter().map(|i| {
+                let group = i["id"]
+                    .as_str()
+                    .expect("id")
+                    .split('/')
+                    .nth(4)
+                    .expect("group");
+                format!("{group}/{}", i["name"].as_str().expect("name"))
+            }));
+            cursor = next;
+            pages += 1;
+        }
+        assert_eq!(
+            names,
+            [
+                "rg-armi-demo/vm-armi-demo",
+                "rg-armi-demo/res-00001",
+                "rg-armi-demo/res-00005",
+                "rg-gen-0001/res-00001",
+                "rg-gen-0001/res-00005",
+                "rg-gen-0002/res-00001",
+                "rg-gen-0002/res-00005",
+            ]
+        );
+        assert_eq!(pages, 4, "no empty page at the end");
+        store.remove_resource(&address("rg-gen-0002", vm, "res-00005"));
+        let (items, next) = store.subscription_page(vm, 0, 100);
+        assert_eq!(items.len(), 6);
+        assert_eq!(items[0]["properties"]["provisioningState"], "Succeeded");
+        assert_eq!(next, None);
+        let (items, next) = store.subscription_page("Microsoft.KeyVault/vaults", 0, 100);
+        assert!(items.is_empty() && next.is_none());
     }
 
     #[test]

@@ -19,7 +19,10 @@ const META: (&str, &str) = ("Metadata", "true");
 
 fn arc_scenario(realm: ArcRealm) -> Scenario {
     Scenario {
-        arc: Some(Arc { realm }),
+        arc: Some(Arc {
+            realm,
+            ..Arc::default()
+        }),
         ..Scenario::default()
     }
 }

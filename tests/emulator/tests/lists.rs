@@ -321,3 +321,92 @@ fn a_fault_on_later_pages_spares_the_first() {
     );
     assert_eq!(second.status, 500);
 }
+
+fn vms_path() -> String {
+    format!(
+        "/subscriptions/{SUB}/providers/Microsoft.Compute/virtualMachines?api-version=2024-07-01"
+    )
+}
+
+#[test]
+fn virtual_machines_list_across_the_subscriptions_groups_in_pages() {
+    let emulator = Emulator::start(subscription_reader(Scenario {
+        extra_group_count: 2,
+        resources_per_group: 8,
+        page_size: Some(4),
+        ..Scenario::default()
+    }));
+    let auth = bearer(&emulator.imds_url(), ARM);
+    let pages = all_pages(&emulator, &auth, &vms_path());
+
+    let sizes: Vec<usize> = pages.iter().map(|p| names(p).len()).collect();
+    assert_eq!(sizes, [4, 3], "the VM and two of every group's eight");
+    let items: Vec<&Value> = pages
+        .iter()
+        .flat_map(|p| p["value"].as_array().expect("value"))
+        .collect();
+    assert_eq!(items[0]["name"], "vm-armi-demo");
+    assert!(
+        items
+            .iter()
+            .all(|vm| vm["type"] == "Microsoft.Compute/virtualMachines")
+    );
+    // A provider's own list shows what GET shows, properties included.
+    assert!(
+        items
+            .iter()
+            .all(|vm| vm["properties"]["provisioningState"] == "Succeeded")
+    );
+    let groups: HashSet<&str> = items
+        .iter()
+        .map(|vm| {
+            vm["id"]
+                .as_str()
+                .expect("id")
+                .split('/')
+                .nth(4)
+                .expect("group")
+        })
+        .collect();
+    assert_eq!(groups.len(), 3, "{groups:?}");
+}
+
+#[test]
+fn virtual_machines_of_the_subscription_need_a_role_on_the_subscription() {
+    let emulator = Emulator::start(Scenario::default());
+    let auth = bearer(&emulator.imds_url(), ARM);
+    let reply = https(
+        &emulator.arm_url(),
+        &emulator.ca_file(),
+        "GET",
+        &vms_path(),
+        &[("Authorization", &auth)],
+    );
+    assert_eq!(reply.status, 403, "{}", reply.text());
+    let body = reply.json();
+    assert_eq!(body["error"]["code"], "AuthorizationFailed");
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(
+        message.contains(&format!(
+            "'Microsoft.Compute/virtualMachines/read' over scope '/subscriptions/{SUB}/providers/Microsoft.Compute'"
+        )),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_unknown_type_of_the_subscription_is_not_found() {
+    let emulator = Emulator::start(subscription_reader(Scenario::default()));
+    let auth = bearer(&emulator.imds_url(), ARM);
+    let reply = https(
+        &emulator.arm_url(),
+        &emulator.ca_file(),
+        "GET",
+        &format!(
+            "/subscriptions/{SUB}/providers/Microsoft.Compute/virtualMachinez?api-version=2024-07-01"
+        ),
+        &[("Authorization", &auth)],
+    );
+    assert_eq!(reply.status, 404, "{}", reply.text());
+    assert_eq!(reply.json()["error"]["code"], "InvalidResourceType");
+}

@@ -138,11 +138,10 @@ impl Arm {
 
     /// The subscription's groups the caller may read, a page at a time.
     pub(super) fn groups(&self, call: &Call, sub: &str) -> Result<Response, ArmError> {
-        let scenario = &self.shared.scenario;
         let sub_scope = format!("/subscriptions/{sub}");
         // Without any role in the subscription the list itself is refused; with roles on some
         // groups only, it shows those.
-        if !scenario.has_role_within(&call.caller.oid, &sub_scope) {
+        if !self.shared.has_role_within(&call.caller.oid, &sub_scope) {
             return Err(super::errors::authorization_failed(
                 &call.caller,
                 READ_GROUP,
@@ -157,7 +156,7 @@ impl Arm {
             .iter()
             .filter(|g| {
                 let scope = format!("{sub_scope}/resourcegroups/{}", g.name);
-                scenario.can_read(&call.caller.oid, &scope)
+                self.shared.can_read(&call.caller.oid, &scope)
             })
             .map(|g| g.body(self.sub()))
             .collect();

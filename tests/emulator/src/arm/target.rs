@@ -32,6 +32,13 @@ pub enum Target {
     /// `/subscriptions/{sub}/operationresults/{id}`: where a resource group deletion is
     /// followed.
     GroupDeletion { sub: String, id: String },
+    /// `/subscriptions/{sub}/providers/{namespace}/{type}`: a type's resources in every group
+    /// of the subscription (Compute's `VirtualMachines_ListAll`).
+    SubscriptionCollection {
+        sub: String,
+        namespace: String,
+        kind: String,
+    },
 }
 
 #[derive(Debug, PartialEq)]
@@ -76,7 +83,8 @@ impl Target {
             | Target::Group { sub, .. }
             | Target::Resources { sub, .. }
             | Target::Poll { sub, .. }
-            | Target::GroupDeletion { sub, .. } => sub,
+            | Target::GroupDeletion { sub, .. }
+            | Target::SubscriptionCollection { sub, .. } => sub,
             Target::Resource { address, .. } => &address.sub,
         }
     }
@@ -109,6 +117,13 @@ fn subscription_level(segments: &[String]) -> Option<Target> {
     if at(2, "operationresults") && segments.len() == 4 {
         let id = segments[3].clone();
         return Some(Target::GroupDeletion { sub, id });
+    }
+    if at(2, "providers") && segments.len() == 5 {
+        return Some(Target::SubscriptionCollection {
+            sub,
+            namespace: segments[3].clone(),
+            kind: segments[4].clone(),
+        });
     }
     if at(2, "providers") && at(4, "locations") && segments.len() == 8 {
         let kind = if at(6, "operationStatuses") {
@@ -205,7 +220,15 @@ mod tests {
             Ok(Target::GroupDeletion { .. })
         ));
         assert_eq!(
-            parse("/providers/Microsoft.Compute/skus"),
+            parse("/providers/Microsoft.Compute/virtualMachines"),
+            Ok(Target::SubscriptionCollection {
+                sub: "s".into(),
+                namespace: "Microsoft.Compute".into(),
+                kind: "virtualMachines".into()
+            })
+        );
+        assert_eq!(
+            parse("/providers/Microsoft.Compute/locations/westeurope"),
             Err("Microsoft.Compute".to_string())
         );
         assert_eq!(

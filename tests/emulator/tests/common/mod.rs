@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
@@ -233,10 +233,15 @@ impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
 
 /// `Authorization: Bearer ...` with a token from the emulator's IMDS for `resource`.
 pub fn bearer(imds_url: &str, resource: &str) -> String {
+    format!("Bearer {}", token(imds_url, resource))
+}
+
+/// An access token from the emulator's IMDS for `resource`, as a VM asks for one.
+pub fn token(imds_url: &str, resource: &str) -> String {
     let target =
         format!("/metadata/identity/oauth2/token?api-version=2018-02-01&resource={resource}");
     let body = http(imds_url, "GET", &target, &[("Metadata", "true")]).json();
-    format!("Bearer {}", body["access_token"].as_str().expect("a token"))
+    body["access_token"].as_str().expect("a token").to_string()
 }
 
 pub fn read_response(stream: &mut impl Read, head_only: bool) -> Option<Reply> {
@@ -274,4 +279,23 @@ fn parse(buf: &[u8], head_only: bool) -> Option<Reply> {
         headers,
         body: body[..length].to_vec(),
     })
+}
+
+/// One Azurite for every test of a test binary that needs no fresh one (each test uses its own
+/// containers), with the CA of its certificate: Azurite takes seconds to start. Never
+/// dropped, it ends with the test process and removes its files then.
+pub fn shared_azurite() -> &'static (armi_emulator::TestCa, armi_emulator::Azurite) {
+    static SHARED: OnceLock<(armi_emulator::TestCa, armi_emulator::Azurite)> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        let ca = armi_emulator::TestCa::new();
+        let azurite = armi_emulator::Azurite::start(&ca);
+        (ca, azurite)
+    })
+}
+
+/// A storage token from a fresh emulator's IMDS for `audience` (Azurite checks a token's
+/// claims, not who signed it, so any emulator's tokens open any Azurite).
+pub fn storage_token(audience: &str) -> String {
+    let emulator = armi_emulator::Emulator::start(armi_emulator::Scenario::default());
+    token(&emulator.imds_url(), audience)
 }

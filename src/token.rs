@@ -18,12 +18,10 @@
 //! Nothing here puts the token, or any other part of the response body, into an error message or into
 //! `Debug` output: errors name the field and the JSON type it had, nothing more.
 
-mod time;
-
 use serde_json::{Map, Value};
 
-use time::{MAX_EPOCH, parse_seconds};
-pub use time::{now, parse_expires_on, rfc3339};
+use crate::time::{MAX_EPOCH, parse_seconds};
+pub use crate::time::{now, parse_expires_on, rfc3339};
 
 use crate::error::{Error, Result};
 use crate::secret::Secret;
@@ -39,6 +37,10 @@ pub struct Token {
     pub resource: Option<String>,
     /// The client id of the identity the host used, when it says.
     pub client_id: Option<String>,
+    /// The object id and resource id the host says it used (Azure Arc echoes the selector it
+    /// honoured); not printed.
+    pub object_id: Option<String>,
+    pub msi_res_id: Option<String>,
     /// When the token expires, in epoch seconds.
     pub expires_on: u64,
 }
@@ -63,8 +65,24 @@ impl Token {
             token_type: token_type(fields.get("token_type"))?,
             resource: echoed(fields.get("resource")),
             client_id: echoed(fields.get("client_id")),
+            object_id: echoed(fields.get("object_id")),
+            msi_res_id: echoed(fields.get("msi_res_id"))
+                .or_else(|| echoed(fields.get("mi_res_id"))),
             expires_on: expiry(&fields, now)?,
         })
+    }
+
+    /// The token, unless it expired before `asked_at` (epoch seconds): no use to anyone then. The
+    /// host's clock, or armi's, is wrong, or the answer is not the host's.
+    pub fn fresh(self, asked_at: u64) -> Result<Token> {
+        if self.expires_on > asked_at {
+            return Ok(self);
+        }
+        Err(invalid(format!(
+            "has a token that expired at {}, before it was asked for ({}); check this machine's clock (date -u)",
+            rfc3339(self.expires_on),
+            rfc3339(asked_at)
+        )))
     }
 
     /// RFC 3339 UTC, "2026-11-27T14:39:48Z"
@@ -84,6 +102,44 @@ impl Token {
         out.insert("expires_at".into(), self.expires_at().into());
         Value::Object(out)
     }
+}
+
+/// Checks a token's audience (`armi token RESOURCE`, `rest --resource`) before it is sent: an
+/// https URL (plain http only on this machine), an `api://` application URI, or an application's
+/// GUID (Azure DevOps is `499b84ac-1321-427f-aa17-267ca6975798`). `source` names where it came
+/// from in the error.
+pub fn check_audience(text: &str, source: &str) -> Result<()> {
+    let refuse = |why: &str| Error::usage(format!("{source}: '{}' {why}", crate::text::echo(text)));
+    if text.is_empty() {
+        return Err(refuse(
+            "is empty: give the API's URL, e.g. https://vault.azure.net",
+        ));
+    }
+    if text.starts_with('-') {
+        return Err(refuse("is not an audience but looks like a flag")
+            .with_hint("flags go before --; after it, RESOURCE is the API's URL"));
+    }
+    if let Some(base) = text.trim_end_matches('/').strip_suffix("/.default") {
+        return Err(refuse("is a v2 scope, not a resource")
+            .with_hint(format!("drop /.default: {}", crate::text::echo(base))));
+    }
+    if crate::arm::is_guid(text) || (text.starts_with("api://") && text.len() > 6) {
+        return Ok(());
+    }
+    let url = crate::arm::Url::parse(text).map_err(|e| {
+        refuse(&format!(
+            "{e}; an audience is the API's URL, e.g. https://vault.azure.net"
+        ))
+    })?;
+    if url.rest.contains(['?', '#']) {
+        return Err(refuse("has a query: an audience is the API's base URL"));
+    }
+    if !url.https && !crate::http::endpoint::is_loopback_host(&url.host) {
+        return Err(refuse(
+            "is plain http; a token goes only over https (http only on this machine)",
+        ));
+    }
+    Ok(())
 }
 
 /// The error for a body that does not parse, built from the error's category and place only: serde
@@ -117,30 +173,56 @@ fn access_token(field: Option<&Value>) -> Result<Secret> {
     if token.is_empty() {
         return Err(invalid("has an empty access_token".to_string()));
     }
-    if !is_header_safe(token) {
+    if !is_b64token(token) {
         return Err(invalid(
-            "has an access_token with whitespace, control or non-ASCII characters".to_string(),
+            "has an access_token with characters a bearer token cannot hold (RFC 6750: letters, \
+             digits, - . _ ~ + / and trailing =)"
+                .to_string(),
         ));
+    }
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(invalid(format!(
+            "has an access_token of {} bytes, over the {MAX_TOKEN_BYTES} an HTTP header can carry",
+            token.len()
+        )));
     }
     Ok(Secret::new(token.as_str()))
 }
 
+/// The longest token armi accepts. Entra's tokens are a few kilobytes (about 8 KiB with many
+/// group claims); ARM refuses request headers much past this.
+const MAX_TOKEN_BYTES: usize = 16 << 10;
+
+/// `Bearer`, the only token type armi sends (or none, which means it).
 fn token_type(field: Option<&Value>) -> Result<String> {
     match field {
         None | Some(Value::Null) => Ok("Bearer".to_string()),
-        Some(Value::String(kind)) if kind.is_empty() => Ok("Bearer".to_string()),
-        Some(Value::String(kind)) if is_header_safe(kind) => Ok(kind.clone()),
+        Some(Value::String(kind)) if kind.is_empty() || kind.eq_ignore_ascii_case("bearer") => {
+            Ok("Bearer".to_string())
+        }
+        // Named only when it looks like a scheme's name: the field could hold anything.
+        Some(Value::String(kind))
+            if kind.len() <= 16 && kind.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+        {
+            Err(invalid(format!(
+                "has token_type '{kind}', not Bearer: armi sends only bearer tokens"
+            )))
+        }
         Some(Value::String(_)) => Err(invalid(
-            "has a token_type with whitespace, control or non-ASCII characters".to_string(),
+            "has a token_type that is not Bearer: armi sends only bearer tokens".to_string(),
         )),
         Some(other) => Err(wrong_type("token_type", other)),
     }
 }
 
-/// Both go into `Authorization: <type> <token>`, where a space, a newline or a non-ASCII byte would
-/// split or corrupt the header, so only visible ASCII passes.
-fn is_header_safe(text: &str) -> bool {
-    text.bytes().all(|b| b.is_ascii_graphic())
+/// RFC 6750 § 2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+/// Nothing else may reach an `Authorization` header, or a shell that evaluates `-o env`.
+pub fn is_b64token(text: &str) -> bool {
+    let body = text.trim_end_matches('=');
+    !body.is_empty()
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
 }
 
 /// An echo of the request (`resource`, `client_id`): informational, so anything but a string is ignored
@@ -337,7 +419,7 @@ mod tests {
         // The docs sample's token ends in "…" (U+2026): not something a header can carry.
         let body = r#"{"access_token": "eyJ0eXAi…", "expires_on": "1586984735"}"#;
         let message = failure(body.as_bytes());
-        assert!(message.contains("non-ASCII"), "{message}");
+        assert!(message.contains("a bearer token cannot hold"), "{message}");
     }
 
     #[test]
@@ -461,23 +543,53 @@ mod tests {
             failure(br#"{"access_token":"","expires_in":1}"#),
             "token response has an empty access_token"
         );
-        for bad in ["a b", "ab\n", "\tab", "a\rb", "a\u{0}b", "a\u{7f}b", "tök"] {
+        for bad in [
+            "a b",
+            "ab\n",
+            "\tab",
+            "a\rb",
+            "a\u{0}b",
+            "a\u{7f}b",
+            "tök",
+            "x';touch${IFS}/tmp/PWNED;'",
+            "a;b",
+            "a$b",
+            "a`b`",
+            "a|b",
+            "a\"b",
+            "=abc",
+            "ab=c",
+        ] {
             let body = json!({"access_token": bad, "expires_in": 1}).to_string();
-            assert!(failure(body.as_bytes()).contains("whitespace, control or non-ASCII"));
+            assert!(
+                failure(body.as_bytes()).contains("a bearer token cannot hold"),
+                "{bad:?}"
+            );
         }
+        for good in ["eyJ0.eyJ1.c2ln", "a-b_c~d+e/f", "abc==", "Zm9v="] {
+            let body = json!({"access_token": good, "expires_in": 1}).to_string();
+            assert_eq!(token(&body).access_token.expose(), good);
+        }
+        let long = "a".repeat(16 * 1024 + 1);
+        let body = json!({"access_token": long, "expires_in": 1}).to_string();
+        assert!(failure(body.as_bytes()).contains("over the 16384"));
     }
 
     #[test]
-    fn token_type_defaults_to_bearer_and_must_be_header_safe() {
-        let t = token(r#"{"access_token":"t","expires_in":1,"token_type":""}"#);
-        assert_eq!(t.token_type, "Bearer");
-        let t = token(r#"{"access_token":"t","expires_in":1,"token_type":null}"#);
-        assert_eq!(t.token_type, "Bearer");
-        let t = token(r#"{"access_token":"t","expires_in":1,"token_type":"PoP"}"#);
-        assert_eq!(t.token_type, "PoP");
+    fn token_type_defaults_to_bearer_and_must_be_bearer() {
+        for kind in [r#""""#, "null", r#""bearer""#, r#""BEARER""#] {
+            let t = token(&format!(
+                r#"{{"access_token":"t","expires_in":1,"token_type":{kind}}}"#
+            ));
+            assert_eq!(t.token_type, "Bearer", "{kind}");
+        }
+        assert!(
+            failure(br#"{"access_token":"t","expires_in":1,"token_type":"PoP"}"#)
+                .contains("token_type 'PoP', not Bearer")
+        );
         assert!(
             failure(br#"{"access_token":"t","expires_in":1,"token_type":"Bearer\nX-Evil: 1"}"#)
-                .contains("token_type with whitespace")
+                .contains("a token_type that is not Bearer")
         );
         assert_eq!(
             failure(br#"{"access_token":"t","expires_in":1,"token_type":7}"#),
@@ -553,6 +665,18 @@ mod tests {
         assert!(shown.contains("client_id: Some(\"c\")"), "{shown}");
         let pretty = format!("{t:#?}");
         assert!(!pretty.contains("SECRET"), "{pretty}");
+    }
+
+    #[test]
+    fn a_token_that_expired_before_it_was_asked_for_is_refused() {
+        let t = token(r#"{"access_token":"t","expires_on":"1000"}"#);
+        let e = t.clone().fresh(1000).unwrap_err();
+        assert!(
+            e.message.contains("expired at 1970-01-01T00:16:40Z"),
+            "{}",
+            e.message
+        );
+        assert_eq!(t.fresh(999).unwrap().expires_on, 1000);
     }
 
     #[test]
