@@ -68,6 +68,9 @@ const SCHEDULE_FIRST: Duration = Duration::from_secs(1);
 /// The last attempt before the deadline lands at least this long before it, so that it has time
 /// to be answered.
 const LAST_ATTEMPT_ROOM: Duration = Duration::from_millis(500);
+/// No wait is computed longer than this (136 years), whatever a service's `Retry-After` says, so
+/// that the arithmetic stays far from `Duration`'s limits; any such wait is past every deadline.
+const LONGEST_WAIT: Duration = Duration::from_secs(1 << 32);
 
 /// The single deadline of a command, retries included.
 #[derive(Debug, Clone, Copy)]
@@ -235,7 +238,7 @@ pub fn decide(said: Said, tries: Tries, unit: f64) -> Decision {
         Said::Throttled { retry_after } => {
             let asked = retry_after
                 .unwrap_or(DEFAULT_RETRY_AFTER)
-                .max(MIN_RETRY_AFTER);
+                .clamp(MIN_RETRY_AFTER, LONGEST_WAIT);
             let spread = spread(asked.max(tries.longest_asked), tries.throttles).mul_f64(unit);
             let basis = Basis::Spread {
                 asked,
@@ -261,7 +264,7 @@ pub fn decide(said: Said, tries: Tries, unit: f64) -> Decision {
 
 /// `wait`, or the service's `Retry-After` when that is longer: (the floor, the wait).
 fn at_least(retry_after: Option<Duration>, wait: Wait) -> (Duration, Wait) {
-    match retry_after.map(|asked| asked.max(MIN_RETRY_AFTER)) {
+    match retry_after.map(|asked| asked.clamp(MIN_RETRY_AFTER, LONGEST_WAIT)) {
         Some(asked) if asked > wait.total => (asked, Wait::of(asked, Basis::Asked)),
         Some(asked) => (asked, wait),
         None => (Duration::ZERO, wait),
@@ -271,7 +274,7 @@ fn at_least(retry_after: Option<Duration>, wait: Wait) -> (Duration, Wait) {
 /// Keeps a wait inside the deadline: one that would end past it is cut to land at a random
 /// moment before it, but never before `floor` (what the service asked for).
 fn within_deadline(floor: Duration, wait: Wait, tries: Tries, unit: f64) -> Decision {
-    if wait.total + LAST_ATTEMPT_ROOM <= tries.left {
+    if wait.total.saturating_add(LAST_ATTEMPT_ROOM) <= tries.left {
         return Decision::Wait(wait);
     }
     let latest = tries.left.saturating_sub(LAST_ATTEMPT_ROOM);
@@ -299,7 +302,8 @@ fn within_deadline(floor: Duration, wait: Wait, tries: Tries, unit: f64) -> Deci
 fn spread(asked: Duration, throttles: u32) -> Duration {
     let growth = SPREAD_GROWTH.powi(throttles.saturating_sub(1).min(30) as i32);
     let span = Duration::try_from_secs_f64(asked.as_secs_f64() * SPREAD_FIRST * growth)
-        .unwrap_or(Duration::MAX);
+        .unwrap_or(LONGEST_WAIT)
+        .min(LONGEST_WAIT);
     if asked <= SHORT_RETRY_AFTER {
         span.min(SPREAD_CAP)
     } else {
@@ -577,6 +581,36 @@ mod tests {
             let cut = waited(decide(backoff, tries(8, 0, S(3)), unit));
             assert_eq!(cut.basis, Basis::Last);
             assert!(cut.total + LAST_ATTEMPT_ROOM <= S(3), "{cut:?}");
+        }
+    }
+
+    #[test]
+    fn a_retry_after_of_any_size_gives_up_without_overflow() {
+        let huge = [u64::MAX, u64::MAX / 8, 1 << 40];
+        for secs in huge {
+            for unit in UNITS.into_iter().chain([1.0 - f64::EPSILON]) {
+                for (n, longest) in [(1, 0), (30, secs), (u32::MAX, secs)] {
+                    let at = Tries {
+                        longest_asked: S(longest),
+                        ..tries(n, n, S(1 << 40))
+                    };
+                    for said in [
+                        throttled(secs),
+                        Said::LocalThrottled {
+                            retry_after: Some(S(secs)),
+                        },
+                        Said::Transient {
+                            retry_after: Some(S(secs)),
+                        },
+                    ] {
+                        match decide(said, at, unit) {
+                            Decision::GiveUp(Why::RetryAfterPastDeadline(_)) => {}
+                            Decision::Wait(wait) => assert!(wait.total < S(1 << 40), "{wait:?}"),
+                            other => panic!("{secs} s: {other:?}"),
+                        }
+                    }
+                }
+            }
         }
     }
 
