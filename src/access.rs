@@ -39,7 +39,9 @@ pub fn until_allowed(
 ) -> Result<()> {
     let started = Instant::now();
     let mut told = false;
-    for round in 1u32.. {
+    let mut round = 0u32;
+    loop {
+        round = round.saturating_add(1);
         let e = match attempt() {
             Err(e) if e.not_yet => e,
             done => return done,
@@ -69,7 +71,6 @@ pub fn until_allowed(
         }
         std::thread::sleep(pause);
     }
-    unreachable!("the round counter is unbounded")
 }
 
 /// The error at the end of the wait, saying how long it lasted.

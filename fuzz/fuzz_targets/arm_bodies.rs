@@ -4,12 +4,16 @@
 //! body, whose first line is also the `Location` header.
 //!
 //! Checked: whatever ARM says, the error is one clean line (and a hint), and a `nextLink` armi
-//! would follow is on ARM's own origin and goes where armi thinks.
+//! would follow is on ARM's own origin and goes where armi thinks. A page armi reads has the
+//! items serde_json reads from it, and printing them from ARM's text (`push_text`, how lists
+//! are printed) gives what rendering the parsed list gives, in every format.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
 use armi::arm::{self, Origin, pages};
 use armi::http::{Endpoint, Reply};
+use armi::output::{Format, ListPrinter, render};
+use serde_json::Value;
 
 mod common;
 use common::{assert_on, assert_one_error};
@@ -31,6 +35,7 @@ fuzz_target!(|data: &[u8]| {
 
     match pages::parse_page(body, 200, "listing resource groups") {
         Ok(page) => {
+            assert_prints_as_parsed(body, &page.items);
             let origin = Origin::of(&Endpoint::parse("https://management.azure.com").unwrap());
             if let Some(link) = page.next_link {
                 match origin.follow(&link, "nextLink") {
@@ -42,3 +47,29 @@ fuzz_target!(|data: &[u8]| {
         Err(e) => assert_one_error(&e),
     }
 });
+
+fn assert_prints_as_parsed(body: &[u8], items: &[&str]) {
+    let parsed: Vec<Value> = items
+        .iter()
+        .map(|item| serde_json::from_str(item).expect("an item armi found is JSON"))
+        .collect();
+    if let Ok(Value::Object(whole)) = serde_json::from_slice::<Value>(body)
+        && let Some(Value::Array(value)) = whole.get("value")
+    {
+        assert_eq!(&parsed, value, "the items are not the body's value");
+    }
+    let whole = Value::Array(parsed);
+    for format in [Format::Json, Format::Compact, Format::Tsv] {
+        let mut out = Vec::new();
+        let mut printer = ListPrinter::new(&mut out, format, None);
+        // An item serde_json could not print back (a lone surrogate) is refused, not printed.
+        if items.iter().all(|item| printer.push_text(item).is_ok()) {
+            assert!(printer.finish().expect("printing to memory"));
+            assert_eq!(
+                String::from_utf8_lossy(&out),
+                render(&whole, format),
+                "{format:?}"
+            );
+        }
+    }
+}

@@ -45,6 +45,8 @@ OPTIONS:
     --subscription-reader     every identity may read the whole subscription (to list
                               the groups of --extra-groups)
     --page-size N             ARM lists answer at most N items per page (default 1000)
+    --endless-pages           lists never end: the last page links to the first again,
+                              with a new nextLink each lap (a looping service)
     --resources-per-group N   N generated resources in every resource group
     --extra-groups N          N generated resource groups rg-gen-0001...
     --group NAME              one more resource group in the subscription (repeatable);
@@ -177,6 +179,7 @@ struct Options {
     writer_system_identity: bool,
     subscription_reader: bool,
     page_size: Option<usize>,
+    endless_pages: bool,
     resources_per_group: usize,
     extra_groups: usize,
     lro: Option<String>,
@@ -251,6 +254,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
             "--writer-system-identity" => options.writer_system_identity = true,
             "--subscription-reader" => options.subscription_reader = true,
             "--page-size" => options.page_size = Some(number(&flag, &value()?)?),
+            "--endless-pages" => options.endless_pages = true,
             "--resources-per-group" => options.resources_per_group = number(&flag, &value()?)?,
             "--extra-groups" => options.extra_groups = number(&flag, &value()?)?,
             "--lro" => options.lro = Some(lro_kind(&value()?)?),
@@ -470,6 +474,7 @@ fn scenario(options: &Options) -> Scenario {
     scenario.groups.extend(options.groups.iter().cloned());
     scenario.faults.extend(options.faults.iter().cloned());
     scenario.page_size = options.page_size;
+    scenario.endless_pages = options.endless_pages;
     scenario.resources_per_group = options.resources_per_group;
     scenario.extra_group_count = options.extra_groups;
     let polls = options.lro_polls.unwrap_or(2);
@@ -845,6 +850,7 @@ mod tests {
     fn list_and_write_flags_shape_the_scenario() {
         let options = parse(args(&[
             "--page-size=10",
+            "--endless-pages",
             "--resources-per-group",
             "50000",
             "--extra-groups",
@@ -857,6 +863,8 @@ mod tests {
         .expect("valid flags");
         let scenario = scenario(&options);
         assert_eq!(scenario.page_size, Some(10));
+        assert!(scenario.endless_pages);
+        assert!(!super::scenario(&parse(args(&[])).expect("valid")).endless_pages);
         assert_eq!(scenario.resources_per_group, 50_000);
         assert_eq!(scenario.extra_group_count, 22);
         assert_eq!(scenario.writers.len(), 1);
