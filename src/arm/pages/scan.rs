@@ -201,8 +201,12 @@ impl<'a> Scan<'a> {
 
     /// A string at `at` (its opening quote): checked as serde_json checks it (no control
     /// characters, only its escapes; whether a `\u` escape makes a valid character is left to
-    /// whoever decodes it). `Some(true)` if it has an escape; `at` ends after it.
+    /// whoever decodes it). `Some(true)` if it has an escape; `at` ends after it. `None` if
+    /// `at` is not a quote: a caller that expects a string need not check first.
     fn string(&mut self) -> Option<bool> {
+        if self.peek() != Some(b'"') {
+            return None;
+        }
         self.at += 1;
         let mut escaped = false;
         loop {
@@ -316,6 +320,21 @@ mod tests {
             Some("https://arm/next?$skiptoken=x")
         );
         assert_eq!(page.others, ["count"]);
+    }
+
+    #[test]
+    fn a_next_link_that_is_not_a_string_is_left_to_serde_json() {
+        // Found by fuzzing: the link's text was taken from one byte past where it began,
+        // which could be inside a character.
+        for body in [
+            r#"{"value": [], "nextLink": é"abc"}"#,
+            r#"{"value": [], "nextLink": 1}"#,
+            r#"{"nextLink": ["x"]}"#,
+        ] {
+            assert!(scan(body.as_bytes()).is_none(), "{body}");
+            let refused = super::super::parse_page(body.as_bytes(), 200, "list");
+            assert!(refused.is_err(), "{body}");
+        }
     }
 
     #[test]
