@@ -78,7 +78,7 @@ impl Reformatter {
                     if pretty && frame.count > 0 {
                         newline(out, base + self.stack.len());
                     }
-                    out.extend_from_slice(&[byte]);
+                    out.push(byte);
                     at += 1;
                     continue;
                 }
@@ -100,9 +100,8 @@ impl Reformatter {
                         }
                         self.key(text, at + 1, end)?;
                         put(out, text, at, end + 1);
-                        // `: ` (`:` alone in compact), with room to copy 16 bytes.
-                        const COLON: &[u8; 8] = b":       ";
-                        put(out, COLON, 0, 1 + usize::from(pretty));
+                        // `: ` (`:` alone in compact).
+                        put(out, b": ", 0, 1 + usize::from(pretty));
                         after_key = true;
                     } else if escaped {
                         reescape(string, out)?;
@@ -120,7 +119,7 @@ impl Reformatter {
                         count: 0,
                         keys_from: self.keys.len(),
                     });
-                    out.extend_from_slice(&[byte]);
+                    out.push(byte);
                     at += 1;
                 }
                 b't' | b'n' => at = copy(text, at, 4, out)?,
@@ -145,7 +144,7 @@ impl Reformatter {
             return;
         };
         if frame.count > 0 {
-            out.extend_from_slice(b",");
+            out.push(b',');
         }
         if pretty {
             newline(out, base + depth);
@@ -179,26 +178,22 @@ fn newline(out: &mut Vec<u8>, level: usize) {
     put(out, INDENT, 0, 1 + 2 * level);
 }
 
-/// Appends `text[start..end]`. In the size-optimised build, `extend_from_slice` calls musl's
-/// `memcpy`, whose start costs more than copying a short run (most of them: a key, a name, an
-/// indentation); those are copied eight bytes at a time (a copy of eight is a move, not a
-/// call), from as far as `text` goes, and the excess cut off again.
+/// Appends `text[start..end]`. In the size-optimised build, `extend_from_slice` is a call to
+/// `append_elements` and musl's `memcpy`, whose start costs more than copying a short run (most
+/// of them: a key, a name, an indentation, a separator); those are pushed a byte at a time,
+/// which stays inline.
 #[inline(always)]
 fn put(out: &mut Vec<u8>, text: &[u8], start: usize, end: usize) {
-    let len = out.len();
-    let n = end - start;
-    if n > 64 || start + n.next_multiple_of(8) > text.len() {
-        return out.extend_from_slice(&text[start..end]);
+    let Some(run) = text.get(start..end) else {
+        return;
+    };
+    if run.len() > 64 {
+        return out.extend_from_slice(run);
     }
-    out.reserve(n + 8);
-    let mut at = start;
-    while at < end {
-        if let &[a, b, c, d, e, f, g, h] = &text[at..at + 8] {
-            out.extend_from_slice(&[a, b, c, d, e, f, g, h]);
-        }
-        at += 8;
+    out.reserve(run.len());
+    for &byte in run {
+        out.push(byte);
     }
-    out.truncate(len + n);
 }
 
 /// The closing quote of a string whose text starts at `from`, and whether it has an escape.
