@@ -179,13 +179,61 @@ impl Lim {
     }
 }
 
-/// How armi waits between attempts (README, "IMDS retries").
+/// How armi waits between attempts (README, "IMDS retries", "Throttled by ARM").
 #[derive(Clone, Copy)]
 enum Wait {
-    /// Exponential from 1 s, cap 10 s, ±25 % jitter.
-    Backoff,
-    /// Exactly `Retry-After`.
-    Fixed(f64),
+    /// Exponential from 1 s, cap 10 s, ±25 % jitter; a `Retry-After` (`floor`) is a floor.
+    Backoff { floor: f64 },
+    /// ARM's 429: `Retry-After` (1 s when none is sent), then a random spread of up to
+    /// 8 × it × 3^(n−1) for the n-th 429 in a row, at most 25 s while it is 1 s or less.
+    Spread { asked: f64 },
+    /// IMDS's 429: Microsoft's schedule, the first within 1 s, then 2 × (2^(n−1) − 1) s ±20 %
+    /// (at most 60 s); a `Retry-After` (`floor`) is a floor.
+    Schedule { floor: f64 },
+}
+
+impl Wait {
+    fn of(kind: Kind, at: Where) -> Wait {
+        match kind {
+            Kind::Status(429) if at.is_imds() => Wait::Schedule { floor: 0.0 },
+            Kind::Status(429) => Wait::Spread { asked: 1.0 },
+            Kind::RetryAfter(429, secs) if at.is_imds() => Wait::Schedule { floor: secs as f64 },
+            Kind::RetryAfter(429, secs) => Wait::Spread { asked: secs as f64 },
+            Kind::RetryAfter(_, secs) => Wait::Backoff { floor: secs as f64 },
+            _ => Wait::Backoff { floor: 0.0 },
+        }
+    }
+
+    /// What the service asked for: no wait is shorter.
+    fn floor(self) -> f64 {
+        match self {
+            Wait::Backoff { floor } | Wait::Schedule { floor } => floor,
+            Wait::Spread { asked } => asked,
+        }
+    }
+
+    /// The shortest and the longest wait after the (k+1)-th failure in a row.
+    fn bounds(self, k: u32) -> (f64, f64) {
+        let (a, b) = match self {
+            Wait::Backoff { .. } => {
+                let base = f64::from(1u32 << k.min(8)).min(10.0);
+                (0.75 * base, 1.25 * base)
+            }
+            Wait::Spread { asked } => {
+                let span = 8.0 * asked * 3f64.powi(k.min(30) as i32);
+                (0.0, if asked <= 1.0 { span.min(25.0) } else { span })
+            }
+            Wait::Schedule { .. } if k == 0 => (0.0, 1.0),
+            Wait::Schedule { .. } => {
+                let base = (2.0 * (f64::from(1u32 << k.min(10)) - 1.0)).min(60.0);
+                (0.8 * base, 1.2 * base)
+            }
+        };
+        match self {
+            Wait::Spread { asked } => (asked + a, asked + b),
+            _ => (a.max(self.floor()), b.max(self.floor())),
+        }
+    }
 }
 
 /// One run, drawn from its seed.
@@ -304,8 +352,9 @@ fn expect(cmd: Cmd, at: Where, kind: Kind, limit: Lim, timeout: u64) -> Option<i
         // "ARM or the identity endpoint said 401/403": denied; IMDS never retries them.
         Kind::Status(401 | 403) => Some(5),
         // IMDS 404/410/429/5xx; ARM 429/5xx on a GET: retried with backoff until --timeout.
-        Kind::Status(_) | Kind::Truncated | Kind::Reset => retried(Wait::Backoff, limit, t),
-        Kind::RetryAfter(_, secs) => retried(Wait::Fixed(secs as f64), limit, t),
+        Kind::Status(_) | Kind::RetryAfter(..) | Kind::Truncated | Kind::Reset => {
+            retried(Wait::of(kind, at), limit, t)
+        }
         // Each IMDS attempt may last 20 s, more than any deadline here; ARM has no cut but
         // the deadline: a request that never ends is "gave up" at --timeout.
         Kind::Hang => Some(7),
@@ -326,22 +375,24 @@ fn expect(cmd: Cmd, at: Where, kind: Kind, limit: Lim, timeout: u64) -> Option<i
 
 /// A transient fault: attempts go on (waiting `wait` after each failure) while the fault lasts,
 /// within the deadline `t`. 0 when an attempt after the fault is sure to start with time to
-/// spare; 7 when every attempt that can start before the deadline surely meets the fault.
+/// spare; 7 when every attempt that can start before the deadline surely meets the fault, or
+/// the service surely asks for more time than is left. A wait that might end past the
+/// deadline becomes one more attempt at a random moment before it: then the jitter decides.
 fn retried(wait: Wait, limit: Lim, t: f64) -> Option<i32> {
     const SPARE: f64 = 0.75; // an attempt must start this long before the deadline to count
     const EDGE: f64 = 0.3; // how close to a window's end or the deadline is too close to call
     const LATENCY: f64 = 0.1; // per attempt, on top of the waits
+    const ROOM: f64 = 0.5; // the last attempt lands at least this long before the deadline
+    let persists = match limit {
+        Lim::Always => true,
+        Lim::ForMs(ms) => ms as f64 / 1000.0 >= t + EDGE,
+        Lim::Times(_) => false,
+    };
+    if persists {
+        return Some(7);
+    }
     let (mut lo, mut hi) = (0.0_f64, 0.0_f64);
-    let mut surely_fails = true;
     for k in 0..64u32 {
-        if lo > t + EDGE {
-            break;
-        }
-        let faulted = match limit {
-            Lim::Times(n) => k < n,
-            Lim::ForMs(ms) => hi < ms as f64 / 1000.0 - EDGE,
-            Lim::Always => true,
-        };
         let clear = match limit {
             Lim::Times(n) => k >= n,
             Lim::ForMs(ms) => lo >= ms as f64 / 1000.0 + EDGE,
@@ -350,20 +401,25 @@ fn retried(wait: Wait, limit: Lim, t: f64) -> Option<i32> {
         if clear && hi + SPARE < t {
             return Some(0);
         }
-        if !faulted {
-            surely_fails = false;
-        }
-        let (a, b) = match wait {
-            Wait::Backoff => {
-                let base = f64::from(1u32 << k.min(8)).min(10.0);
-                (0.75 * base, 1.25 * base)
-            }
-            Wait::Fixed(secs) => (secs, secs),
+        let faulted = match limit {
+            Lim::Times(n) => k < n,
+            Lim::ForMs(ms) => hi < ms as f64 / 1000.0 - EDGE,
+            Lim::Always => true,
         };
+        if !faulted {
+            return None;
+        }
+        if wait.floor() >= t - lo - ROOM + EDGE {
+            return Some(7);
+        }
+        let (a, b) = wait.bounds(k);
+        if hi + b + LATENCY + ROOM + EDGE > t {
+            return None;
+        }
         lo += a;
         hi += b + LATENCY;
     }
-    surely_fails.then_some(7)
+    None
 }
 
 /// What one run did.
@@ -458,7 +514,8 @@ fn run_one(plan: Plan, measure: &Path, armi: &Path) -> Outcome {
         .filter_map(|f| f.parse().ok())
         .collect();
     let (wall, rss_kib, code) = match fields[..] {
-        [ns, kib, code] => (Duration::from_nanos(ns), kib, code as i32),
+        // The launcher's fourth figure, CPU time, is the bench's.
+        [ns, kib, code, _cpu_us] => (Duration::from_nanos(ns), kib, code as i32),
         _ => {
             problems.push(format!("the launcher printed {figures:?}"));
             (outside, 0, -1)
