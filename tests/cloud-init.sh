@@ -8,7 +8,8 @@
 # 3. Its runcmd runs as cloud-init would run it (cloud-init's own shellify makes the script),
 #    against the emulator with its Key Vault, with only the addresses and the checksum
 #    replaced: the download URL by the local TARBALL (file://), ARMI_SHA256 by TARBALL's real
-#    SHA-256, VAULT and VAULT_AUDIENCE by the emulator's vault. Every other line runs as written:
+#    SHA-256, VAULT by the name of the emulator's vault (found at ARMI_VAULT_ENDPOINT). Every
+#    other line runs as written:
 #    the download with curl, the check with sha256sum -c, the install into /usr/local/bin, the
 #    tag into /etc/motd, the secret into /run. Then again with a wrong SHA-256: the check must
 #    stop the script before anything is installed.
@@ -70,7 +71,7 @@ ip link set lo up
 work=$(mktemp -d)
 # shellcheck source=tests/emulator-env.sh
 . "$here/emulator-env.sh"
-start_emulator "$work" "$emulator" --vault
+start_emulator "$work" "$emulator" --keyvault kv-demo
 trap 'kill $EMULATOR_PIDS 2>/dev/null || true; rm -rf "$work"' EXIT
 [ -n "${ARMI_VAULT_ENDPOINT:-}" ] || fail "the emulator named no ARMI_VAULT_ENDPOINT"
 cp /etc/motd "$work/motd.original" 2>/dev/null || : > "$work/motd.original"
@@ -81,7 +82,7 @@ tar -xzf "$tarball" -O "$name/armi" > "$work/armi"
 # the address and checksum lines replaced. Each replaced line must exist in the example.
 runcmd_script() {
     "$python" - "$example" ARMI_URL="file://$tarball" ARMI_SHA256="$1" \
-        VAULT="$ARMI_VAULT_ENDPOINT" VAULT_AUDIENCE="$ARMI_VAULT_ENDPOINT" <<'EOF'
+        VAULT=kv-demo <<'EOF'
 import shlex, sys
 import yaml
 from cloudinit import util
@@ -123,7 +124,7 @@ run_example() {
     set +e
     env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
         ARMI_IMDS_ENDPOINT="$ARMI_IMDS_ENDPOINT" ARMI_ARM_ENDPOINT="$ARMI_ARM_ENDPOINT" \
-        SSL_CERT_FILE="$SSL_CERT_FILE" timeout 120 "$work/runcmd" > "$work/out" 2> "$work/err"
+        ARMI_VAULT_ENDPOINT="$ARMI_VAULT_ENDPOINT" SSL_CERT_FILE="$SSL_CERT_FILE" timeout 120 "$work/runcmd" > "$work/out" 2> "$work/err"
     status=$?
     set -e
 }
@@ -139,12 +140,10 @@ cmp -s /usr/local/bin/armi "$work/armi" || fail "/usr/local/bin/armi is not the 
 printf 'project: armi\n' | cat "$work/motd.original" - | cmp -s - /etc/motd \
     || fail "/etc/motd is not the original plus 'project: armi':
 $(cat /etc/motd)"
-[ "$(stat -c %a /run/db.json)" = 600 ] || fail "/run/db.json (a secret) is not mode 0600"
-secret=$("$python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["value"])' /run/db.json) \
-    || fail "/run/db.json is not the vault's JSON answer: $(cat /run/db.json)"
-[ "$secret" = s3cr3t ] || fail "/run/db.json holds '$secret', not the vault's secret"
-if grep -q 'eyJ' "$work/out" "$work/err"; then fail "the runcmd output shows something token-shaped"; fi
-say "ok: runcmd with the real SHA-256: downloaded, checked, installed /usr/local/bin/armi, tag into /etc/motd, Key Vault secret into /run/db.json (0600)"
+[ "$(stat -c %a /run/db-password)" = 600 ] || fail "/run/db-password (a secret) is not mode 0600"
+[ "$(cat /run/db-password)" = s3cr3t ] || fail "/run/db-password holds '$(cat /run/db-password)', not the vault's current secret"
+if grep -q 'eyJ\|s3cr3t' "$work/out" "$work/err"; then fail "the runcmd output shows the secret or something token-shaped"; fi
+say "ok: runcmd with the real SHA-256: downloaded, checked, installed /usr/local/bin/armi, tag into /etc/motd, Key Vault secret into /run/db-password (0600)"
 
 wrong=$(printf '%s' "$sum" | sed 's/.$//')$([ "${sum: -1}" = 0 ] && echo 1 || echo 0)
 run_example "$wrong"
@@ -152,5 +151,5 @@ run_example "$wrong"
 grep -q "/run/$name.tar.gz: FAILED" "$work/out" || fail "sha256sum -c did not report the mismatch: $(cat "$work/out" "$work/err")"
 [ ! -e /usr/local/bin/armi ] || fail "armi was installed although its SHA-256 was wrong"
 cmp -s /etc/motd "$work/motd.original" || fail "/etc/motd changed although the SHA-256 was wrong"
-[ ! -e /run/db.json ] || fail "the secret was fetched although the SHA-256 was wrong"
+[ ! -e /run/db-password ] || fail "the secret was fetched although the SHA-256 was wrong"
 say "ok: runcmd with a wrong SHA-256: sha256sum -c failed (exit $status), nothing installed, nothing run after it"
