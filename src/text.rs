@@ -42,14 +42,15 @@ pub fn clean(text: &str) -> String {
             pending_space = count > 0;
             continue;
         }
+        // The space a run of whitespace became counts too: at most MAX_SHOWN, then `…`.
+        if count + 1 + usize::from(pending_space) > MAX_SHOWN {
+            out.push('…');
+            return out;
+        }
         if pending_space {
             out.push(' ');
             count += 1;
             pending_space = false;
-        }
-        if count >= MAX_SHOWN {
-            out.push('…');
-            return out;
         }
         out.push(c);
         count += 1;
@@ -205,6 +206,13 @@ mod tests {
         assert_eq!(clean("  lead and trail  "), "lead and trail");
         let long = "x".repeat(5000);
         assert_eq!(clean(&long).chars().count(), 1001);
+        // Found by fuzzing: a space after exactly MAX_SHOWN characters made 1002.
+        for at in MAX_SHOWN - 2..=MAX_SHOWN + 1 {
+            let spaced = format!("{} {}", "x".repeat(at), "y".repeat(10));
+            let shown = clean(&spaced);
+            assert!(shown.chars().count() <= MAX_SHOWN + 1, "{at}: {}", shown.len());
+            assert!(shown.ends_with('…'), "{at}");
+        }
     }
 
     #[test]
