@@ -210,7 +210,11 @@ mod tests {
         for at in MAX_SHOWN - 2..=MAX_SHOWN + 1 {
             let spaced = format!("{} {}", "x".repeat(at), "y".repeat(10));
             let shown = clean(&spaced);
-            assert!(shown.chars().count() <= MAX_SHOWN + 1, "{at}: {}", shown.len());
+            assert!(
+                shown.chars().count() <= MAX_SHOWN + 1,
+                "{at}: {}",
+                shown.len()
+            );
             assert!(shown.ends_with('…'), "{at}");
         }
     }
