@@ -16,3 +16,32 @@ impl Garbage {
         from[(self.next() % from.len() as u64) as usize]
     }
 }
+
+/// The pieces of JSON text that garbage is made of: structure, keys, and values of each kind;
+/// a test adds its own.
+pub const JSON_PIECES: [&str; 16] = [
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    ":",
+    " ",
+    "\"\"",
+    "0",
+    "-1",
+    "1.5",
+    "true",
+    "null",
+    "\"a\"",
+    "\"a\":",
+    "\"a\\u00e9\"",
+];
+
+impl Garbage {
+    /// Up to `most` pieces drawn from `pieces`, joined.
+    pub fn text(&mut self, pieces: &[&str], most: u64) -> String {
+        let len = self.next() % (most + 1);
+        (0..len).map(|_| self.pick(pieces)).collect()
+    }
+}

@@ -26,28 +26,11 @@ pub(super) fn exchange(
     {
         builder = builder.header("Content-Type", "application/json");
     }
-    let invalid = |e: ureq::http::Error| {
-        Failure::Fatal(Error::usage(format!("{}: invalid request: {e}", req.what)))
-    };
     // A GET must go without a body at all (not even an empty one), so the two shapes are
     // built separately.
     let sent = match &req.body {
-        Some(body) => {
-            let request = builder.body(body.as_slice()).map_err(invalid)?;
-            let configured = agent
-                .configure_request(request)
-                .timeout_global(Some(timeout))
-                .build();
-            agent.run(configured)
-        }
-        None => {
-            let request = builder.body(()).map_err(invalid)?;
-            let configured = agent
-                .configure_request(request)
-                .timeout_global(Some(timeout))
-                .build();
-            agent.run(configured)
-        }
+        Some(body) => run(agent, builder.body(body.as_slice()), req, timeout)?,
+        None => run(agent, builder.body(()), req, timeout)?,
     };
     let response = sent.map_err(|e| classify(req, via, e))?;
     let status = response.status().as_u16();
@@ -81,6 +64,35 @@ pub(super) fn exchange(
         body,
         gave_up: None,
     })
+}
+
+/// Sends one built request on `agent` within `timeout` (the attempt's share of the deadline);
+/// the outer error is a request that could not be built, the inner what ureq made of the
+/// exchange.
+pub(super) fn run<B: ureq::AsSendBody>(
+    agent: &Agent,
+    built: ureq::http::Result<ureq::http::Request<B>>,
+    req: &Request,
+    timeout: Duration,
+) -> std::result::Result<std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>, Failure>
+{
+    let request = built
+        .map_err(|e| Failure::Fatal(Error::usage(format!("{}: invalid request: {e}", req.what))))?;
+    let configured = agent
+        .configure_request(request)
+        .timeout_global(Some(timeout))
+        .build();
+    Ok(agent.run(configured))
+}
+
+/// The `-v` line of an attempt that got no answer.
+pub(super) fn failed_line(req: &Request, ms: u128, failure: &Failure) -> String {
+    format!(
+        "{} {} -> {} ({ms} ms)",
+        req.method,
+        req.url,
+        failure.describe()
+    )
 }
 
 /// The request's method, URL, headers and token: what every attempt sends before its body

@@ -28,7 +28,7 @@ use ureq::unversioned::transport::DefaultConnector;
 
 pub use endpoint::Endpoint;
 pub use exchange::origin_of;
-use exchange::{Failure, exchange, unreachable};
+use exchange::{Failure, exchange, failed_line, unreachable};
 pub use proxy::ProxyEnv;
 pub use request::{Reply, Request, Service};
 pub use retry::Deadline;
@@ -386,12 +386,7 @@ impl Http {
                     .map(|ids| format!("; {ids}"))
                     .unwrap_or_default()
             )),
-            Err(e) => self.trace(&format!(
-                "{} {} -> {} ({ms} ms)",
-                req.method,
-                req.url,
-                e.describe()
-            )),
+            Err(e) => self.trace(&failed_line(req, ms, e)),
         }
         result
     }

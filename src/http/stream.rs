@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use ureq::SendBody;
 
-use super::exchange::{Failure, classify, head};
+use super::exchange::{Failure, classify, failed_line, head, run};
 use super::retry::{self, Decision, Said, Tries};
 use super::{Http, Reply, Request, Route, Tried};
 use crate::error::{Error, Kind, Result};
@@ -219,12 +219,7 @@ impl Http {
                 r.status,
                 r.body.len()
             )),
-            Err(e) => self.trace(&format!(
-                "{} {} -> {} ({ms} ms)",
-                req.method,
-                req.url,
-                e.describe()
-            )),
+            Err(e) => self.trace(&failed_line(req, ms, e)),
         }
         result
     }
@@ -238,9 +233,6 @@ fn send(
     timeout: Duration,
 ) -> std::result::Result<Opened, Failure> {
     let builder = head(req);
-    let invalid = |e: ureq::http::Error| {
-        Failure::Fatal(Error::usage(format!("{}: invalid request: {e}", req.what)))
-    };
     let agent = &route.agent;
     let sent = match upload {
         Some(upload) => {
@@ -249,24 +241,12 @@ fn send(
                 at: 0,
                 end: upload.len,
             };
-            let request = builder
+            let built = builder
                 .header("Content-Length", upload.len.to_string())
-                .body(SendBody::from_reader(&mut region))
-                .map_err(invalid)?;
-            let configured = agent
-                .configure_request(request)
-                .timeout_global(Some(timeout))
-                .build();
-            agent.run(configured)
+                .body(SendBody::from_reader(&mut region));
+            run(agent, built, req, timeout)?
         }
-        None => {
-            let request = builder.body(()).map_err(invalid)?;
-            let configured = agent
-                .configure_request(request)
-                .timeout_global(Some(timeout))
-                .build();
-            agent.run(configured)
-        }
+        None => run(agent, builder.body(()), req, timeout)?,
     };
     let response = sent.map_err(|e| classify(req, route.via.as_ref(), e))?;
     let head = Reply {
