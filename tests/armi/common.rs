@@ -86,6 +86,19 @@ pub fn run_with(emu: &Emulator, args: &[&str], extra: &[(&str, &str)]) -> Run {
     run
 }
 
+/// armi with `args`, an empty environment but for the emulator's IMDS, ARM and test CA: for
+/// the runs that need their own stdin or their own wait.
+fn at_emulator(emu: &Emulator, args: &[&str]) -> Command {
+    let mut command = Command::new(armi_bin());
+    command
+        .args(args)
+        .env_clear()
+        .env("ARMI_IMDS_ENDPOINT", emu.imds_url())
+        .env("ARMI_ARM_ENDPOINT", emu.arm_url())
+        .env("SSL_CERT_FILE", emu.ca_file());
+    command
+}
+
 pub fn run(emu: &Emulator, args: &[&str]) -> Run {
     run_with(emu, args, &[])
 }
@@ -169,14 +182,8 @@ pub fn two_user_identities() -> Vec<UserIdentity> {
 /// Like [`run_with`], with `input` on armi's stdin.
 pub fn run_with_stdin(emu: &Emulator, args: &[&str], input: &str) -> Run {
     use std::io::Write as _;
-    let ca = emu.ca_file().to_string_lossy().into_owned();
     let started = Instant::now();
-    let mut child = Command::new(armi_bin())
-        .args(args)
-        .env_clear()
-        .env("ARMI_IMDS_ENDPOINT", emu.imds_url())
-        .env("ARMI_ARM_ENDPOINT", emu.arm_url())
-        .env("SSL_CERT_FILE", ca)
+    let mut child = at_emulator(emu, args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -228,12 +235,7 @@ pub fn writable() -> Scenario {
 pub fn run_measured(emu: &Emulator, args: &[&str]) -> (Run, i64) {
     use std::io::Read as _;
     let started = Instant::now();
-    let mut child = Command::new(armi_bin())
-        .args(args)
-        .env_clear()
-        .env("ARMI_IMDS_ENDPOINT", emu.imds_url())
-        .env("ARMI_ARM_ENDPOINT", emu.arm_url())
-        .env("SSL_CERT_FILE", emu.ca_file())
+    let mut child = at_emulator(emu, args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

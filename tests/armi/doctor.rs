@@ -133,20 +133,21 @@ fn doctor_finds_a_token_for_the_wrong_clouds_audience() {
     assert!(run.stdout.contains("--cloud"), "{}", run.stdout);
 }
 
-#[test]
-fn doctor_finds_an_unreachable_imds_fast() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let run = run_env(
+/// `armi doctor` with a closed loopback port for IMDS (and ARM).
+fn doctor_with_nothing_at_imds() -> Run {
+    let imds = format!("http://127.0.0.1:{}", closed_port());
+    run_env(
         &["doctor"],
         &[
-            ("ARMI_IMDS_ENDPOINT", &format!("http://127.0.0.1:{port}")),
+            ("ARMI_IMDS_ENDPOINT", &imds),
             ("ARMI_ARM_ENDPOINT", "https://127.0.0.1:9"),
         ],
-    );
+    )
+}
+
+#[test]
+fn doctor_finds_an_unreachable_imds_fast() {
+    let run = doctor_with_nothing_at_imds();
     run.expect_code(3);
     assert!(
         run.stdout.contains("FAIL  imds-reachable"),
@@ -297,18 +298,7 @@ fn doctor_says_what_it_did_not_check_on_a_host_without_instance_metadata() {
 
 #[test]
 fn doctor_names_a_refused_connection_and_the_address_it_tried() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let run = run_env(
-        &["doctor"],
-        &[
-            ("ARMI_IMDS_ENDPOINT", &format!("http://127.0.0.1:{port}")),
-            ("ARMI_ARM_ENDPOINT", "https://127.0.0.1:9"),
-        ],
-    );
+    let run = doctor_with_nothing_at_imds();
     run.expect_code(3);
     let step = line(&run, "imds-reachable");
     assert!(step.contains("cannot connect to 127.0.0.1:"), "{step}");

@@ -396,22 +396,25 @@ fn secrets_a_service_echoes_are_redacted_whatever_their_shape() {
         "error": {"code": "InvalidAuthenticationToken", "message": format!("bad token {opaque}")}
     })
     .to_string();
-    let sc = imds_token_body(&serde_json::json!({
-        "access_token": opaque, "expires_on": "9999999999", "resource": "https://management.azure.com/"
-    })
-    .to_string())
-    .with_fault(Fault::new(
-        Route::Arm,
-        Action::Body {
-            status: 401,
-            body: echo,
-        },
-        Limit::Always,
-    ));
-    let emu = Emulator::start(sc);
+    let emu = arm_answers_token_holder(opaque, 401, echo);
     let run = run(&emu, &["group", "-v"]);
     run.expect_code(5).expect_stderr("bad token [redacted]");
     assert!(!run.stderr.contains(opaque), "{}", run.stderr);
+}
+
+/// IMDS hands out `token` (for ARM, never expiring); ARM answers every request `status` with
+/// `body`.
+fn arm_answers_token_holder(token: &str, status: u16, body: String) -> Emulator {
+    let token_body = serde_json::json!({
+        "access_token": token, "expires_on": "9999999999", "resource": "https://management.azure.com/"
+    });
+    Emulator::start(
+        imds_token_body(&token_body.to_string()).with_fault(Fault::new(
+            Route::Arm,
+            Action::Body { status, body },
+            Limit::Always,
+        )),
+    )
 }
 
 #[test]
@@ -445,19 +448,7 @@ fn an_identity_header_echoed_by_app_service_is_redacted() {
 fn a_jwt_wrapped_across_lines_in_an_error_leaks_no_half_of_it() {
     let token = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJodHRwczovL21hbmFnZW1lbnQuYXp1cmUuY29tLyJ9.c2lnbmF0dXJlLXRoYXQtbXVzdC1zdGF5LXNlY3JldA";
     let (first, second) = token.split_at(60);
-    let sc = imds_token_body(&serde_json::json!({
-        "access_token": token, "expires_on": "9999999999", "resource": "https://management.azure.com/"
-    })
-    .to_string())
-    .with_fault(Fault::new(
-        Route::Arm,
-        Action::Body {
-            status: 400,
-            body: format!("token was:\n{first}\n{second}\n"),
-        },
-        Limit::Always,
-    ));
-    let emu = Emulator::start(sc);
+    let emu = arm_answers_token_holder(token, 400, format!("token was:\n{first}\n{second}\n"));
     let run = run(&emu, &["group"]);
     run.expect_code(1);
     assert!(!run.stderr.contains(&second[10..]), "{}", run.stderr);

@@ -189,16 +189,12 @@ fn a_reset_connection_to_imds_is_retried() {
 
 #[test]
 fn a_refused_imds_is_exit_3_after_the_10_second_window() {
-    // A port nothing listens on: bind one, note it, close it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = closed_port();
     let run = run_env(
         &["token", VAULT],
         &[("ARMI_IMDS_ENDPOINT", &format!("http://127.0.0.1:{port}"))],
     );
+    // IMDS is a closed loopback port; the address is only named in the hint.
     run.expect_code(3).expect_stderr("169.254.169.254");
     assert!(run.elapsed >= Duration::from_secs(9), "{:?}", run.elapsed);
     assert!(run.elapsed < Duration::from_secs(16), "{:?}", run.elapsed);
@@ -206,11 +202,7 @@ fn a_refused_imds_is_exit_3_after_the_10_second_window() {
 
 #[test]
 fn a_refused_imds_within_a_short_timeout_is_still_exit_3() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = closed_port();
     let run = run_env(
         &["token", VAULT, "--timeout", "2"],
         &[("ARMI_IMDS_ENDPOINT", &format!("http://127.0.0.1:{port}"))],

@@ -613,11 +613,7 @@ fn a_wrong_app_service_header_is_denied_without_retries() {
 
 #[test]
 fn nothing_listening_on_an_identity_host_is_exit_3() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = closed_port();
     let run = run_env(
         &["token", VAULT, "--timeout", "3"],
         &[
