@@ -1,6 +1,7 @@
 //! MD5 (RFC 1321), for Storage's `Content-MD5`: the blob client sends it with uploads and checks
 //! it on downloads. Written out rather than pulled in, like `sha1`, and fed in pieces so that
-//! a gibibyte streams through it in bounded memory.
+//! a gibibyte streams through it in bounded memory. Not armi's own `md5.rs`: the emulator
+//! checks armi, so it shares none of armi's code (a shared bug would agree with itself).
 
 /// A running MD5 digest.
 #[derive(Clone)]
