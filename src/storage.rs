@@ -175,7 +175,8 @@ pub fn session<'a>(http: &'a Http, blob: &BlobUrl, token: &'a str) -> Session<'a
 /// and that it stays the same when the download resumes.
 pub struct Receiver<'o> {
     out: &'o mut dyn Write,
-    md5: Md5,
+    /// `None` with `--skip-md5`: the bytes are not hashed at all.
+    md5: Option<Md5>,
     /// `Content-MD5` of the first answer, or `x-ms-blob-content-md5` of a later one.
     expected: Option<String>,
     /// The output was closed (`armi blob get URL | head -c 10`): not an error.
@@ -183,10 +184,10 @@ pub struct Receiver<'o> {
 }
 
 impl<'o> Receiver<'o> {
-    pub fn new(out: &'o mut dyn Write) -> Receiver<'o> {
+    pub fn new(out: &'o mut dyn Write, check_md5: bool) -> Receiver<'o> {
         Receiver {
             out,
-            md5: Md5::default(),
+            md5: check_md5.then(Md5::default),
             expected: None,
             closed: false,
         }
@@ -194,17 +195,20 @@ impl<'o> Receiver<'o> {
 
     /// Checks every byte taken against the blob's MD5, and flushes the output.
     pub fn finish(self, what: &str) -> Result<()> {
-        let got = md5::base64(&self.md5.finish());
-        if let Some(expected) = &self.expected
-            && *expected != got
-        {
-            return Err(Error::failed(format!(
-                "{what}: the bytes received do not match the blob's Content-MD5 ({} received, {} \
-                 expected)",
-                got,
-                clean(expected)
-            ))
-            .with_hint("the blob or the network corrupted the bytes; try again"));
+        if let (Some(md5), Some(expected)) = (self.md5, &self.expected) {
+            let got = md5::base64(&md5.finish());
+            if *expected != got {
+                return Err(Error::failed(format!(
+                    "{what}: the bytes received do not match the blob's Content-MD5 ({got} \
+                     received, {} expected)",
+                    clean(expected)
+                ))
+                .with_hint(
+                    "try again; if it fails the same way, the blob's stored Content-MD5 is \
+                     probably stale (a tool changed the blob without updating it, or it is a page \
+                     blob used as a disk): --skip-md5 downloads it without that check",
+                ));
+            }
         }
         self.out
             .flush()
@@ -235,7 +239,9 @@ impl Sink for Receiver<'_> {
     }
 
     fn take(&mut self, bytes: &[u8]) -> Result<()> {
-        self.md5.update(bytes);
+        if let Some(md5) = &mut self.md5 {
+            md5.update(bytes);
+        }
         match self.out.write_all(bytes) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
@@ -544,18 +550,18 @@ mod tests {
             }),
         ));
         let mut out = Vec::new();
-        let mut ok = Receiver::new(&mut out);
+        let mut ok = Receiver::new(&mut out, true);
         ok.head(&head, 0).unwrap();
         ok.take(b"hel").unwrap();
         ok.take(b"lo").unwrap();
         ok.finish("x").unwrap();
         assert_eq!(out, b"hello");
         let mut sink = std::io::sink();
-        let mut bad = Receiver::new(&mut sink);
+        let mut bad = Receiver::new(&mut sink, true);
         bad.head(&head, 0).unwrap();
         bad.take(b"hellO").unwrap();
         assert!(bad.finish("x").is_err());
-        let mut changed = Receiver::new(&mut sink);
+        let mut changed = Receiver::new(&mut sink, true);
         changed.head(&head, 0).unwrap();
         let mut later = Reply::new(206, "");
         later.headers.push((
@@ -563,5 +569,9 @@ mod tests {
             "AAAAAAAAAAAAAAAAAAAAAA==".into(),
         ));
         assert!(changed.head(&later, 2).is_err());
+        let mut unchecked = Receiver::new(&mut sink, false);
+        unchecked.head(&head, 0).unwrap();
+        unchecked.take(b"hellO").unwrap();
+        unchecked.finish("x").unwrap();
     }
 }

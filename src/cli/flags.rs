@@ -266,6 +266,12 @@ pub const WAIT: Flag = own(
     "follow a long-running operation (201/202, or 200 with Azure-AsyncOperation) to its end, \
      as Retry-After asks, within --timeout; a failed operation is exit 1 with its error",
 );
+pub const SKIP_MD5: Flag = own(
+    "skip-md5",
+    None,
+    "do not check the bytes against the blob's Content-MD5 (one that another tool left stale); \
+     the length and the ETag are still checked, and TLS guards the bytes on the way",
+);
 pub const RESOURCE: Flag = own(
     "resource",
     Some("AUD"),
@@ -298,6 +304,7 @@ pub const ALL_FLAGS: &[&Flag] = &[
     &BLOB_ENDPOINT,
     &FILE,
     &MODE,
+    &SKIP_MD5,
     &CA_FILE,
     &VERBOSE,
     &HELP,

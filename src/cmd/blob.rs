@@ -26,7 +26,8 @@ pub static COMMAND: Command = Command {
 get streams the blob to stdout, or with --file to PATH (atomically: PATH gets
 the whole blob or stays as it was). Memory stays small whatever the size.
 The length is checked against Content-Length and the bytes against the
-blob's Content-MD5 when it has one; where the connection breaks, the
+blob's Content-MD5 when it has one (--skip-md5 for one that is stale); where
+the connection breaks, the
 download resumes from the bytes it has, with If-Match on the blob's ETag, so
 that a blob changed meanwhile is refused, never spliced.
 
@@ -44,7 +45,7 @@ Storage Blob Data Contributor (put) on the account or the container.
         "armi blob put db.dump https://st1.blob.core.windows.net/backups/db.dump",
     ],
     flags: &[
-        &[&flags::BLOB_ENDPOINT, &flags::WAIT_ACCESS],
+        &[&flags::BLOB_ENDPOINT, &flags::WAIT_ACCESS, &flags::SKIP_MD5],
         flags::TO_FILE,
         flags::IDENTITY,
     ],
@@ -58,8 +59,15 @@ Storage Blob Data Contributor (put) on the account or the container.
 };
 
 enum Blob {
-    Get { url: BlobUrl, file: Option<Target> },
-    Put { path: PathBuf, url: BlobUrl },
+    Get {
+        url: BlobUrl,
+        file: Option<Target>,
+        check_md5: bool,
+    },
+    Put {
+        path: PathBuf,
+        url: BlobUrl,
+    },
 }
 
 fn parse(args: &mut Args) -> Result<Box<dyn Job>> {
@@ -74,7 +82,11 @@ fn parse(args: &mut Args) -> Result<Box<dyn Job>> {
                     "armi blob get writes the blob's bytes: -o and -q do not apply",
                 ));
             }
-            Blob::Get { url, file }
+            Blob::Get {
+                url,
+                file,
+                check_md5: !args.switch(&flags::SKIP_MD5),
+            }
         }
         "put" => {
             let path = PathBuf::from(args.positional("FILE")?);
@@ -82,6 +94,12 @@ fn parse(args: &mut Args) -> Result<Box<dyn Job>> {
             if args.value(&flags::FILE).is_some() || args.value(&flags::MODE).is_some() {
                 return Err(Error::usage(
                     "--file and --mode go with blob get; put reads FILE",
+                ));
+            }
+            if args.switch(&flags::SKIP_MD5) {
+                return Err(Error::usage(
+                    "--skip-md5 goes with blob get; put always sends the file's MD5 for the \
+                     service to check",
                 ));
             }
             upload_size(&path)?;
@@ -116,7 +134,11 @@ impl Job for Blob {
     fn run(&self, ctx: &Ctx) -> Result<()> {
         ctx.http.check_remote()?;
         match self {
-            Blob::Get { url, file } => get(ctx, url, file.as_ref()),
+            Blob::Get {
+                url,
+                file,
+                check_md5,
+            } => get(ctx, url, file.as_ref(), *check_md5),
             Blob::Put { path, url } => put(ctx, path, url),
         }
     }
@@ -131,7 +153,7 @@ fn cloud_of(ctx: &Ctx, url: &BlobUrl) -> Result<Cloud> {
     }
 }
 
-fn get(ctx: &Ctx, url: &BlobUrl, file: Option<&Target>) -> Result<()> {
+fn get(ctx: &Ctx, url: &BlobUrl, file: Option<&Target>, check_md5: bool) -> Result<()> {
     let cloud = cloud_of(ctx, url)?;
     let what = format!("GET blob '{}'", url.shown());
     // stdout is written as the bytes arrive, unbuffered (each piece is large already).
@@ -150,7 +172,7 @@ fn get(ctx: &Ctx, url: &BlobUrl, file: Option<&Target>) -> Result<()> {
         Some(pending) => pending,
         None => &mut *stdout,
     };
-    let mut receiver = Receiver::new(out);
+    let mut receiver = Receiver::new(out, check_md5);
     let got = ctx.with_token(storage::AUDIENCE, &cloud, |token| {
         let session = storage::session(ctx.http, url, token.access_token.expose());
         storage::get(&session, url, &mut receiver).map_err(|e| name_the_identity(e, token))

@@ -258,6 +258,85 @@ fn a_failed_download_leaves_nothing_at_path() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A container holding a blob whose stored `Content-MD5` (set afterwards with Set Blob
+/// Properties, as a tool that changed the blob without updating it leaves it) is not its bytes'.
+fn stale_md5_blob(emu: &Emulator, name: &str, bytes: &[u8]) -> String {
+    let c = container(emu, name, Some(("b.bin", bytes)));
+    let stale = armi_emulator::content_md5(armi_emulator::md5(b"an older version"));
+    let set = setup(emu)
+        .request(
+            "PUT",
+            &format!("/{c}/b.bin?comp=properties"),
+            &[("x-ms-blob-content-md5", stale.as_str())],
+            Some(&[]),
+        )
+        .expect("set properties");
+    assert_eq!(set.status, 200, "{}", set.text());
+    c
+}
+
+#[test]
+fn a_stale_content_md5_is_refused_naming_skip_md5_and_leaves_nothing_at_path() {
+    let emu = Emulator::start(Scenario::default());
+    let c = stale_md5_blob(&emu, "stalemd5", &sample(200_000));
+    let dir = scratch("stalemd5");
+    let path = dir.join("b.bin");
+    let url = format!("{}/{c}/b.bin", account(azurite().1.port()));
+    run_blob(
+        &emu,
+        azurite().1.port(),
+        &["blob", "get", &url, "--file", &path.to_string_lossy()],
+    )
+    .expect_code(1)
+    .expect_stderr("do not match the blob's Content-MD5")
+    .expect_stderr("--skip-md5");
+    assert!(entries(&dir).is_empty(), "{:?}", entries(&dir));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn skip_md5_downloads_a_blob_whose_stored_md5_is_stale() {
+    let emu = Emulator::start(Scenario::default());
+    let bytes = sample(200_000);
+    let c = stale_md5_blob(&emu, "skipmd5", &bytes);
+    let dir = scratch("skipmd5");
+    let path = dir.join("b.bin");
+    let url = format!("{}/{c}/b.bin", account(azurite().1.port()));
+    run_blob(
+        &emu,
+        azurite().1.port(),
+        &[
+            "blob",
+            "get",
+            &url,
+            "--skip-md5",
+            "--file",
+            &path.to_string_lossy(),
+        ],
+    )
+    .expect_code(0);
+    assert!(std::fs::read(&path).expect("written") == bytes);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn skip_md5_is_refused_for_put_whose_md5_the_service_checks() {
+    let emu = Emulator::start(Scenario::default());
+    let dir = scratch("skipput");
+    let source = dir.join("source.bin");
+    std::fs::write(&source, b"x").expect("written");
+    let url = format!("{}/any/up.bin", account(azurite().1.port()));
+    run_blob(
+        &emu,
+        azurite().1.port(),
+        &["blob", "put", &source.to_string_lossy(), &url, "--skip-md5"],
+    )
+    .expect_code(2)
+    .expect_stderr("--skip-md5 goes with blob get");
+    assert_eq!(emu.requests().len(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_missing_container_is_exit_6_naming_it() {
     let emu = Emulator::start(Scenario::default());
