@@ -27,9 +27,9 @@ get streams the blob to stdout, or with --file to PATH (atomically: PATH gets
 the whole blob or stays as it was). Memory stays small whatever the size.
 The length is checked against Content-Length and the bytes against the
 blob's Content-MD5 when it has one (--skip-md5 for one that is stale); where
-the connection breaks, the
-download resumes from the bytes it has, with If-Match on the blob's ETag, so
-that a blob changed meanwhile is refused, never spliced.
+the connection breaks, the download resumes from the bytes it has, with
+If-Match on the blob's ETag, so that a blob changed meanwhile is refused,
+never spliced.
 
 put uploads FILE as a block blob in one Put Blob (up to 5,000 MiB) with its
 Content-MD5, which the service checks, and prints the new blob's ETag.
