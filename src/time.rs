@@ -221,33 +221,34 @@ impl<'a> Scan<'a> {
         }
     }
 
+    /// Three numbers with `separator` between them, each of so many digits (`(min, max)`):
+    /// `M/D/YYYY`, `YYYY-MM-DD` and `H:MM:SS` are all this shape.
+    fn three(&mut self, separator: u8, digits: [(usize, usize); 3]) -> Option<[u32; 3]> {
+        let mut out = [0; 3];
+        for (i, (min, max)) in digits.into_iter().enumerate() {
+            if i > 0 {
+                self.require(separator)?;
+            }
+            out[i] = self.number(min, max)?;
+        }
+        Some(out)
+    }
+
     /// `M/D/YYYY` with one- or two-digit month and day.
     fn us_date(&mut self) -> Option<(u32, u32, u32)> {
-        let month = self.number(1, 2)?;
-        self.require(b'/')?;
-        let day = self.number(1, 2)?;
-        self.require(b'/')?;
-        let year = self.number(4, 4)?;
+        let [month, day, year] = self.three(b'/', [(1, 2), (1, 2), (4, 4)])?;
         Some((year, month, day))
     }
 
     /// `YYYY-MM-DD`.
     fn iso_date(&mut self) -> Option<(u32, u32, u32)> {
-        let year = self.number(4, 4)?;
-        self.require(b'-')?;
-        let month = self.number(1, 2)?;
-        self.require(b'-')?;
-        let day = self.number(1, 2)?;
+        let [year, month, day] = self.three(b'-', [(4, 4), (1, 2), (1, 2)])?;
         Some((year, month, day))
     }
 
     /// `H:MM:SS` with an optional fraction, which is dropped.
     fn time(&mut self) -> Option<(u32, u32, u32)> {
-        let hour = self.number(1, 2)?;
-        self.require(b':')?;
-        let minute = self.number(2, 2)?;
-        self.require(b':')?;
-        let second = self.number(2, 2)?;
+        let [hour, minute, second] = self.three(b':', [(1, 2), (2, 2), (2, 2)])?;
         if self.eat(b'.') {
             self.number(1, MAX_DATE_CHARS)?;
         }
