@@ -74,6 +74,43 @@ pub fn wait(
     }
 }
 
+/// What one poll found: the end, or that the operation still runs (with the service's
+/// `Retry-After`, if it gave one).
+enum Poll<T> {
+    Done(T),
+    Again(Option<Duration>),
+}
+
+/// Polls with `step` until it finds the end, pausing before each poll as [`pause`] says.
+fn polling<T>(
+    session: &Session,
+    first_wait: Option<Duration>,
+    what: &str,
+    mut step: impl FnMut() -> Result<Poll<T>>,
+) -> Result<T> {
+    let mut wait = first_wait;
+    let mut poll = 0u32;
+    loop {
+        poll = poll.saturating_add(1);
+        pause(session, wait, poll, what)?;
+        match step()? {
+            Poll::Done(done) => return Ok(done),
+            Poll::Again(next) => wait = next,
+        }
+    }
+}
+
+/// One poll of an operation URL.
+fn poll_get(session: &Session, url: &Url, what: &str) -> Result<Reply> {
+    session.send(
+        "GET",
+        url,
+        vec![],
+        None,
+        &format!("{what}: poll the operation"),
+    )
+}
+
 /// Polls an `Azure-AsyncOperation` status document until its `status` is terminal.
 fn poll_status(
     session: &Session,
@@ -81,21 +118,9 @@ fn poll_status(
     first_wait: Option<Duration>,
     what: &str,
 ) -> Result<()> {
-    let mut wait = first_wait;
-    let mut poll = 0u32;
-    loop {
-        poll = poll.saturating_add(1);
-        pause(session, wait, poll, what)?;
-        let reply = session.expect_success(
-            session.send(
-                "GET",
-                status_url,
-                vec![],
-                None,
-                &format!("{what}: poll the operation"),
-            )?,
-            what,
-        )?;
+    polling(session, first_wait, what, || {
+        let reply = poll_get(session, status_url, what)?;
+        let reply = session.expect_success(reply, what)?;
         let doc: Value = crate::json::parse(&reply.body).map_err(|e| {
             Error::failed(format!("{what}: the operation status is not JSON ({e})"))
         })?;
@@ -104,16 +129,16 @@ fn poll_status(
             .and_then(Value::as_str)
             .unwrap_or_default();
         match terminal(status) {
-            Some(Outcome::Succeeded) => return Ok(()),
-            Some(outcome) => return Err(operation_failed(what, outcome, &doc)),
+            Some(Outcome::Succeeded) => Ok(Poll::Done(())),
+            Some(outcome) => Err(operation_failed(what, outcome, &doc)),
             None => {
                 session
                     .http
                     .trace(&format!("{what}: operation {}", clean(status)));
-                wait = reply.retry_after();
+                Ok(Poll::Again(reply.retry_after()))
             }
         }
-    }
+    })
 }
 
 /// Polls a `Location` URL: 202 while running; 200/201 with the result, or 204, when done.
@@ -123,28 +148,17 @@ fn poll_location(
     first_wait: Option<Duration>,
     what: &str,
 ) -> Result<Option<Value>> {
-    let mut wait = first_wait;
-    let mut poll = 0u32;
-    loop {
-        poll = poll.saturating_add(1);
-        pause(session, wait, poll, what)?;
-        let reply = session.send(
-            "GET",
-            location,
-            vec![],
-            None,
-            &format!("{what}: poll the operation"),
-        )?;
+    polling(session, first_wait, what, || {
+        let reply = poll_get(session, location, what)?;
         if reply.status == 202 && reply.gave_up.is_none() {
             session
                 .http
                 .trace(&format!("{what}: operation still running (202)"));
-            wait = reply.retry_after();
-            continue;
+            return Ok(Poll::Again(reply.retry_after()));
         }
         let reply = session.expect_success(reply, what)?;
-        return json_body(&reply, what);
-    }
+        json_body(&reply, what).map(Poll::Done)
+    })
 }
 
 /// GETs the resource until its `provisioningState` is terminal.
@@ -154,21 +168,20 @@ fn poll_resource(
     first_wait: Option<Duration>,
     what: &str,
 ) -> Result<Value> {
-    let mut wait = first_wait;
-    let mut poll = 0u32;
-    loop {
-        poll = poll.saturating_add(1);
-        pause(session, wait.take(), poll, what)?;
+    polling(session, first_wait, what, || {
         let doc = session.get_json(url, what)?;
         let state = provisioning_state(&doc).unwrap_or_default();
         match terminal(&state) {
-            Some(Outcome::Succeeded) => return Ok(doc),
-            Some(outcome) => return Err(operation_failed(what, outcome, &doc)),
-            None => session
-                .http
-                .trace(&format!("{what}: provisioningState {}", clean(&state))),
+            Some(Outcome::Succeeded) => Ok(Poll::Done(doc)),
+            Some(outcome) => Err(operation_failed(what, outcome, &doc)),
+            None => {
+                session
+                    .http
+                    .trace(&format!("{what}: provisioningState {}", clean(&state)));
+                Ok(Poll::Again(None))
+            }
         }
-    }
+    })
 }
 
 /// After a successful operation: the resource for PUT/PATCH, the result at `Location` for a
