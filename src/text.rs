@@ -133,6 +133,16 @@ pub fn is_dotted_word(text: &str, max: usize) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.'))
 }
 
+/// `text` if [`is_dotted_word`], else the line that says it is not: `{name}: '{text}' is not
+/// {expected}`, with `text` made safe to show.
+pub fn dotted_word(text: &str, max: usize, name: &str, expected: &str) -> Result<String, String> {
+    if is_dotted_word(text, max) {
+        Ok(text.to_string())
+    } else {
+        Err(format!("{name}: '{}' is not {expected}", echo(text)))
+    }
+}
+
 /// A value as one word for a POSIX shell, whatever it holds: in single quotes, each `'` written
 /// as `'\''`.
 pub fn shell_quote(text: &str) -> String {

@@ -226,14 +226,8 @@ fn imds_endpoint(url: &str, source: &str) -> Result<Endpoint> {
 }
 
 fn api_version(text: &str) -> Result<String> {
-    if crate::text::is_dotted_word(text, 40) {
-        return Ok(text.to_string());
-    }
-    let e = format!(
-        "--api-version: '{}' is not an api-version like 2021-04-01",
-        echo(text)
-    );
-    Err(Error::usage(e))
+    crate::text::dotted_word(text, 40, "--api-version", "an api-version like 2021-04-01")
+        .map_err(Error::usage)
 }
 
 /// `--wait-access SECS`: 0 (off) to a day.

@@ -92,14 +92,8 @@ fn authority(url: Url) -> Result<Url> {
 
 /// A tenant id goes into a URL path: a GUID or a domain name, nothing else.
 fn tenant(text: &str) -> Result<String> {
-    if crate::text::is_dotted_word(text, 256) {
-        return Ok(text.to_string());
-    }
-    let e = format!(
-        "AZURE_TENANT_ID: '{}' is not a tenant id or domain",
-        echo(text)
-    );
-    Err(Error::usage(e))
+    crate::text::dotted_word(text, 256, "AZURE_TENANT_ID", "a tenant id or domain")
+        .map_err(Error::usage)
 }
 
 impl IdentityHost for Workload {
