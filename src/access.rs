@@ -110,6 +110,15 @@ fn short(message: &str) -> String {
 mod tests {
     use super::*;
 
+    /// A client with a deadline `secs` away and no `-v`.
+    fn quiet_http(secs: u64) -> Http {
+        Http::new(
+            crate::http::Deadline::after(Duration::from_secs(secs)),
+            false,
+            crate::http::Remote::default(),
+        )
+    }
+
     #[test]
     fn pauses_grow_from_five_seconds_to_thirty_with_bounded_jitter() {
         let mid = |round| pause(round, 0.5).as_secs_f64();
@@ -126,11 +135,7 @@ mod tests {
 
     #[test]
     fn without_a_wait_a_not_yet_names_the_flag_and_is_not_asked_again() {
-        let http = Http::new(
-            crate::http::Deadline::after(Duration::from_secs(5)),
-            false,
-            crate::http::Remote::default(),
-        );
+        let http = quiet_http(5);
         let mut calls = 0;
         let e = until_allowed(&http, Duration::ZERO, &mut || {
             calls += 1;
@@ -143,11 +148,7 @@ mod tests {
 
     #[test]
     fn an_answer_that_is_not_a_not_yet_ends_the_wait_at_once() {
-        let http = Http::new(
-            crate::http::Deadline::after(Duration::from_secs(5)),
-            false,
-            crate::http::Remote::default(),
-        );
+        let http = quiet_http(5);
         let mut calls = 0;
         let e = until_allowed(&http, Duration::from_secs(60), &mut || {
             calls += 1;
@@ -160,11 +161,7 @@ mod tests {
 
     #[test]
     fn the_wait_ends_still_denied_when_the_deadline_comes_first() {
-        let http = Http::new(
-            crate::http::Deadline::after(Duration::from_secs(1)),
-            false,
-            crate::http::Remote::default(),
-        );
+        let http = quiet_http(1);
         let e = until_allowed(&http, Duration::from_secs(60), &mut || {
             Err(Error::new(Kind::Denied, "x: 403").not_yet_if(true))
         })

@@ -499,30 +499,41 @@ mod tests {
     #[test]
     fn a_miss_in_a_list_says_no_item_has_the_key() {
         let items = list()["value"].clone();
-        assert_eq!(
-            miss("[].nmae", &items),
-            "no item has 'nmae'; keys: name, tags, zones"
-        );
-        assert_eq!(
-            miss("[].tags.nope", &items),
-            "no item has 'nope' in tags; keys: env"
-        );
-        assert_eq!(
-            miss("value[].nmae", &list()),
-            "no item has 'nmae' in value[]; keys: name, tags, zones"
-        );
-        assert_eq!(
-            miss("[].name.x", &items),
-            "no item has 'x' in name; the items are strings"
-        );
-        assert_eq!(
-            miss("name", &items),
-            "the value is an array, not an object ('[].name' takes it from each item)"
-        );
-        assert_eq!(
-            miss("[3]", &items),
-            "index 3 is out of range: the value has 3 items"
-        );
+        let list = list();
+        for (expr, value, want) in [
+            (
+                "[].nmae",
+                &items,
+                "no item has 'nmae'; keys: name, tags, zones",
+            ),
+            (
+                "[].tags.nope",
+                &items,
+                "no item has 'nope' in tags; keys: env",
+            ),
+            (
+                "value[].nmae",
+                &list,
+                "no item has 'nmae' in value[]; keys: name, tags, zones",
+            ),
+            (
+                "[].name.x",
+                &items,
+                "no item has 'x' in name; the items are strings",
+            ),
+            (
+                "name",
+                &items,
+                "the value is an array, not an object ('[].name' takes it from each item)",
+            ),
+            (
+                "[3]",
+                &items,
+                "index 3 is out of range: the value has 3 items",
+            ),
+        ] {
+            assert_eq!(miss(expr, value), want, "{expr}");
+        }
     }
 
     #[test]
@@ -582,14 +593,24 @@ mod tests {
     }
 
     #[test]
-    fn json_pointer_selects_with_rfc6901_escapes() {
+    fn json_pointer_selects_what_the_same_dotted_path_selects() {
         let rg = group();
-        assert_eq!(
-            run("/properties/provisioningState", &rg),
-            Some(json!("Succeeded"))
-        );
-        assert_eq!(run("/tags/app.version", &rg), Some(json!("1.2")));
-        assert_eq!(run("/tags/Owner ", &rg), Some(json!("ops")));
+        for (pointer, dotted) in [
+            (
+                "/properties/provisioningState",
+                "properties.provisioningState",
+            ),
+            ("/tags/app.version", r#"tags."app.version""#),
+            ("/tags/Owner ", r#"tags."Owner ""#),
+        ] {
+            let found = run(pointer, &rg);
+            assert!(found.is_some(), "{pointer}");
+            assert_eq!(found, run(dotted, &rg), "{pointer}");
+        }
+    }
+
+    #[test]
+    fn json_pointer_follows_rfc6901_escapes() {
         let v = json!({"a/b": 1, "m~n": 2, "~1": 3, "": {"": 4}, "arr": [5, 6], "obj": {"0": 7, "01": 8}});
         assert_eq!(run("/a~1b", &v), Some(json!(1)));
         assert_eq!(run("/m~0n", &v), Some(json!(2)));
