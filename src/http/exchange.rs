@@ -116,8 +116,9 @@ pub(super) fn head(req: &Request) -> ureq::http::request::Builder {
 pub(super) enum Failure {
     /// No point retrying.
     Fatal(Error),
-    /// Nothing answered: retried within the unreachable window only.
-    Unreachable(String),
+    /// Nothing answered: retried within the unreachable window only. `why` names the service,
+    /// for `-v`; `brief` names only the address, for after a `what` that names the service.
+    Unreachable { why: String, brief: String },
     /// Timeouts, resets, truncated bodies: retried where the method allows.
     Transient(String),
 }
@@ -126,7 +127,7 @@ impl Failure {
     pub(super) fn describe(&self) -> String {
         match self {
             Failure::Fatal(e) => e.message.clone(),
-            Failure::Unreachable(s) | Failure::Transient(s) => s.clone(),
+            Failure::Unreachable { why: s, .. } | Failure::Transient(s) => s.clone(),
         }
     }
 }
@@ -160,7 +161,10 @@ pub(super) fn classify(req: &Request, via: Option<&Proxy>, e: ureq::Error) -> Fa
                 None => format!("{service} at {origin} did not accept a connection in time"),
             };
             if req.service.is_local() {
-                Failure::Unreachable(why)
+                Failure::Unreachable {
+                    brief: why.replacen(&format!("{service} at "), "", 1),
+                    why,
+                }
             } else if may_retry {
                 Failure::Transient(why)
             } else {
@@ -202,7 +206,10 @@ pub(super) fn classify(req: &Request, via: Option<&Proxy>, e: ureq::Error) -> Fa
                 None => {
                     let why = format!("cannot connect to {service} at {origin}: {io}");
                     if req.service.is_local() {
-                        Failure::Unreachable(why)
+                        Failure::Unreachable {
+                            brief: format!("cannot connect to {origin}: {io}"),
+                            why,
+                        }
                     } else {
                         Failure::Fatal(Error::failed(format!("{}: {why}", req.what)).with_hint(
                             "check the network path (firewall, HTTPS_PROXY/NO_PROXY, --arm-endpoint)",
@@ -297,14 +304,16 @@ pub fn origin_of(url: &str) -> &str {
     }
 }
 
-pub(super) fn unreachable(req: &Request, why: &str, elapsed: Duration) -> Error {
+/// The end of a local service that never answered. `what` names the service in most requests
+/// ("get a token … from IMDS"): then the reason names only the address.
+pub(super) fn unreachable(req: &Request, why: &str, brief: &str, elapsed: Duration) -> Error {
+    let why = match req.what.contains(req.service.label()) {
+        true => brief,
+        false => why,
+    };
     Error::new(
         Kind::Unreachable,
-        format!(
-            "{}: {why} (tried for {})",
-            req.what,
-            seconds(elapsed)
-        ),
+        format!("{}: {why} (tried for {})", req.what, seconds(elapsed)),
     )
     .with_hint(match req.service {
         Service::Imds => {

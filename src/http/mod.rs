@@ -266,6 +266,7 @@ impl Http {
             let Some(remaining) = self.deadline.remaining() else {
                 return Err(self.deadline_passed(req, attempt - 1));
             };
+            let mut brief = None;
             let (said, reason, last) = match once(remaining) {
                 Ok(Tried::Done(done)) => return Ok(done),
                 Ok(Tried::Again(reply)) => (
@@ -274,7 +275,10 @@ impl Http {
                     Some(reply),
                 ),
                 Err(Failure::Fatal(e)) => return Err(e),
-                Err(Failure::Unreachable(why)) => (Said::NothingListening, why, None),
+                Err(Failure::Unreachable { why, brief: b }) => {
+                    brief = Some(b);
+                    (Said::NothingListening, why, None)
+                }
                 Err(Failure::Transient(why)) => (Said::Transient { retry_after: None }, why, None),
             };
             (throttles, longest_asked) = match said {
@@ -294,7 +298,10 @@ impl Http {
             };
             let wait = match retry::decide(said, tries, retry::random_unit()) {
                 Decision::Wait(wait) => wait,
-                Decision::Unreachable => return Err(unreachable(req, &reason, first.elapsed())),
+                Decision::Unreachable => {
+                    let brief = brief.as_deref().unwrap_or(&reason);
+                    return Err(unreachable(req, &reason, brief, first.elapsed()));
+                }
                 Decision::GiveUp(why) => {
                     let why = self.why_stopped(&reason, why, attempt, first.elapsed());
                     return match last {

@@ -212,6 +212,26 @@ fn a_refused_imds_within_a_short_timeout_is_still_exit_3() {
 }
 
 #[test]
+fn the_error_for_a_refused_imds_names_it_once() {
+    let port = closed_port();
+    let run = run_env(
+        &["token", VAULT, "--timeout", "2"],
+        &[("ARMI_IMDS_ENDPOINT", &format!("http://127.0.0.1:{port}"))],
+    );
+    run.expect_code(3);
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("armi: "))
+        .expect("an error line");
+    assert_eq!(line.matches("IMDS").count(), 1, "{line}");
+    assert!(
+        line.contains(&format!("cannot connect to http://127.0.0.1:{port}: ")),
+        "{line}"
+    );
+}
+
+#[test]
 fn retries_arm_429_after_retry_after() {
     let emu = Emulator::start(with_fault(
         Route::Arm,
