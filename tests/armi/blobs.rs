@@ -75,6 +75,24 @@ pub fn sample(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 31 % 251 + i / 7919) as u8).collect()
 }
 
+/// `armi blob get` of `blob` in container `c`, straight from Azurite, into `b.bin` in a fresh
+/// scratch folder named `name`, with `extra` flags: the run, the folder and the file.
+fn get_into_file(
+    emu: &Emulator,
+    c: &str,
+    blob: &str,
+    name: &str,
+    extra: &[&str],
+) -> (Run, std::path::PathBuf, std::path::PathBuf) {
+    let dir = scratch(name);
+    let path = dir.join("b.bin");
+    let url = format!("{}/{c}/{blob}", account(azurite().1.port()));
+    let file = path.to_string_lossy().into_owned();
+    let mut args = vec!["blob", "get", url.as_str(), "--file", file.as_str()];
+    args.extend_from_slice(extra);
+    (run_blob(emu, azurite().1.port(), &args), dir, path)
+}
+
 fn cutter(options: CutterOptions) -> Cutter {
     let (ca, azurite) = azurite();
     Cutter::start(azurite, ca, options)
@@ -108,14 +126,7 @@ fn get_to_a_file_writes_it_whole_with_mode_0600() {
     let emu = Emulator::start(Scenario::default());
     let bytes = sample(1 << 20);
     let c = container(&emu, "tofile", Some(("b.bin", &bytes)));
-    let dir = scratch("tofile");
-    let path = dir.join("b.bin");
-    let url = format!("{}/{c}/b.bin", account(azurite().1.port()));
-    let run = run_blob(
-        &emu,
-        azurite().1.port(),
-        &["blob", "get", &url, "--file", &path.to_string_lossy()],
-    );
+    let (run, dir, path) = get_into_file(&emu, &c, "b.bin", "tofile", &[]);
     run.expect_code(0);
     assert!(std::fs::read(&path).expect("written") == bytes);
     let mode = mode_of(&path);
@@ -244,16 +255,8 @@ fn a_blob_changed_between_the_cut_and_the_resume_is_refused_and_leaves_nothing()
 fn a_failed_download_leaves_nothing_at_path() {
     let emu = Emulator::start(Scenario::default());
     let c = container(&emu, "failed", None);
-    let dir = scratch("failed");
-    let path = dir.join("b.bin");
-    let url = format!("{}/{c}/missing.bin", account(azurite().1.port()));
-    run_blob(
-        &emu,
-        azurite().1.port(),
-        &["blob", "get", &url, "--file", &path.to_string_lossy()],
-    )
-    .expect_code(6)
-    .expect_stderr("404 BlobNotFound");
+    let (run, dir, _) = get_into_file(&emu, &c, "missing.bin", "failed", &[]);
+    run.expect_code(6).expect_stderr("404 BlobNotFound");
     assert!(entries(&dir).is_empty(), "{:?}", entries(&dir));
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -279,17 +282,10 @@ fn stale_md5_blob(emu: &Emulator, name: &str, bytes: &[u8]) -> String {
 fn a_stale_content_md5_is_refused_naming_skip_md5_and_leaves_nothing_at_path() {
     let emu = Emulator::start(Scenario::default());
     let c = stale_md5_blob(&emu, "stalemd5", &sample(200_000));
-    let dir = scratch("stalemd5");
-    let path = dir.join("b.bin");
-    let url = format!("{}/{c}/b.bin", account(azurite().1.port()));
-    run_blob(
-        &emu,
-        azurite().1.port(),
-        &["blob", "get", &url, "--file", &path.to_string_lossy()],
-    )
-    .expect_code(1)
-    .expect_stderr("do not match the blob's Content-MD5")
-    .expect_stderr("--skip-md5");
+    let (run, dir, _) = get_into_file(&emu, &c, "b.bin", "stalemd5", &[]);
+    run.expect_code(1)
+        .expect_stderr("do not match the blob's Content-MD5")
+        .expect_stderr("--skip-md5");
     assert!(entries(&dir).is_empty(), "{:?}", entries(&dir));
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -299,22 +295,8 @@ fn skip_md5_downloads_a_blob_whose_stored_md5_is_stale() {
     let emu = Emulator::start(Scenario::default());
     let bytes = sample(200_000);
     let c = stale_md5_blob(&emu, "skipmd5", &bytes);
-    let dir = scratch("skipmd5");
-    let path = dir.join("b.bin");
-    let url = format!("{}/{c}/b.bin", account(azurite().1.port()));
-    run_blob(
-        &emu,
-        azurite().1.port(),
-        &[
-            "blob",
-            "get",
-            &url,
-            "--skip-md5",
-            "--file",
-            &path.to_string_lossy(),
-        ],
-    )
-    .expect_code(0);
+    let (run, dir, path) = get_into_file(&emu, &c, "b.bin", "skipmd5", &["--skip-md5"]);
+    run.expect_code(0);
     assert!(std::fs::read(&path).expect("written") == bytes);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -187,13 +187,15 @@ fn a_reset_connection_to_imds_is_retried() {
     assert_eq!(token_requests(&emu).len(), 3);
 }
 
+/// armi run with `args` where IMDS is a closed loopback port; and that IMDS's address.
+fn with_imds_refused(args: &[&str]) -> (Run, String) {
+    let imds = format!("http://127.0.0.1:{}", closed_port());
+    (run_env(args, &[("ARMI_IMDS_ENDPOINT", &imds)]), imds)
+}
+
 #[test]
 fn a_refused_imds_is_exit_3_after_the_10_second_window() {
-    let port = closed_port();
-    let run = run_env(
-        &["token", VAULT],
-        &[("ARMI_IMDS_ENDPOINT", &format!("http://127.0.0.1:{port}"))],
-    );
+    let (run, _) = with_imds_refused(&["token", VAULT]);
     // IMDS is a closed loopback port; the address is only named in the hint.
     run.expect_code(3).expect_stderr("169.254.169.254");
     assert!(run.elapsed >= Duration::from_secs(9), "{:?}", run.elapsed);
@@ -202,22 +204,14 @@ fn a_refused_imds_is_exit_3_after_the_10_second_window() {
 
 #[test]
 fn a_refused_imds_within_a_short_timeout_is_still_exit_3() {
-    let port = closed_port();
-    let run = run_env(
-        &["token", VAULT, "--timeout", "2"],
-        &[("ARMI_IMDS_ENDPOINT", &format!("http://127.0.0.1:{port}"))],
-    );
+    let (run, _) = with_imds_refused(&["token", VAULT, "--timeout", "2"]);
     run.expect_code(3);
     assert!(run.elapsed < Duration::from_secs(4), "{:?}", run.elapsed);
 }
 
 #[test]
 fn the_error_for_a_refused_imds_names_it_once() {
-    let port = closed_port();
-    let run = run_env(
-        &["token", VAULT, "--timeout", "2"],
-        &[("ARMI_IMDS_ENDPOINT", &format!("http://127.0.0.1:{port}"))],
-    );
+    let (run, imds) = with_imds_refused(&["token", VAULT, "--timeout", "2"]);
     run.expect_code(3);
     let line = run
         .stderr
@@ -226,7 +220,7 @@ fn the_error_for_a_refused_imds_names_it_once() {
         .expect("an error line");
     assert_eq!(line.matches("IMDS").count(), 1, "{line}");
     assert!(
-        line.contains(&format!("cannot connect to http://127.0.0.1:{port}: ")),
+        line.contains(&format!("cannot connect to {imds}: ")),
         "{line}"
     );
 }
