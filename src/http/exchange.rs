@@ -307,9 +307,10 @@ pub fn origin_of(url: &str) -> &str {
 /// The end of a local service that never answered. `what` names the service in most requests
 /// ("get a token … from IMDS"): then the reason names only the address.
 pub(super) fn unreachable(req: &Request, why: &str, brief: &str, elapsed: Duration) -> Error {
-    let why = match req.what.contains(req.service.label()) {
-        true => brief,
-        false => why,
+    let why = if req.what.contains(req.service.label()) {
+        brief
+    } else {
+        why
     };
     Error::new(
         Kind::Unreachable,
