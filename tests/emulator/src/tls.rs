@@ -117,16 +117,21 @@ impl Issued {
         server_config(self.cert_der.clone(), &self.key)
     }
 
+    /// The certificate and its signing key, for a server that picks its certificate per
+    /// handshake.
+    pub fn certified_key(&self) -> Arc<CertifiedKey> {
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key.serialize_der()));
+        let signing = rustls::crypto::ring::sign::any_supported_type(&key).expect("a P-256 key");
+        Arc::new(CertifiedKey::new(vec![self.cert_der.clone()], signing))
+    }
+
     /// A TLS server presenting this certificate to clients that name (SNI) one of `names`, or
     /// no name at all (an IP address), and none to others: their handshake fails, as a
     /// connection to a name that does not exist would.
     pub fn server_config_for(&self, names: &[String]) -> Arc<ServerConfig> {
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key.serialize_der()));
-        let signing = rustls::crypto::ring::sign::any_supported_type(&key).expect("a P-256 key");
-        let certified = Arc::new(CertifiedKey::new(vec![self.cert_der.clone()], signing));
         let resolver = Arc::new(OnlyNames {
             names: names.iter().map(|n| n.to_ascii_lowercase()).collect(),
-            certified,
+            certified: self.certified_key(),
         });
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut server = ServerConfig::builder_with_provider(provider)

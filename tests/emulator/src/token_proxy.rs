@@ -7,12 +7,7 @@
 
 use std::sync::{Arc, Mutex, RwLock};
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
-};
 use rustls::ServerConfig;
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
@@ -21,6 +16,7 @@ use crate::http::{Request, Response};
 use crate::record::Service;
 use crate::scenario::Route;
 use crate::server::{ConnInfo, Handler};
+use crate::tls::TestCa;
 
 /// The proxy's certificate, which rotation replaces, and the SNI names clients sent.
 #[derive(Debug)]
@@ -85,29 +81,9 @@ impl ResolvesServerCert for Rotating {
 /// A fresh CA, and a certificate for `sni_name` (only that name: no loopback address, as in a
 /// cluster, where clients reach the proxy by address and verify it by name).
 fn issue(sni_name: &str) -> (String, Arc<CertifiedKey>) {
-    let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("CA key");
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "armi-emulator token proxy CA");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca_cert = ca_params.self_signed(&ca_key).expect("self-signed CA");
-    let issuer = Issuer::new(ca_params, ca_key);
-    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("server key");
-    let mut params = CertificateParams::new(vec![sni_name.to_string()]).expect("a DNS name");
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "armi-emulator token proxy");
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    let cert = params.signed_by(&key, &issuer).expect("server certificate");
-    let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-    let signer = rustls::crypto::ring::sign::any_supported_type(&der).expect("a signing key");
-    (
-        ca_cert.pem(),
-        Arc::new(CertifiedKey::new(vec![cert.der().clone()], signer)),
-    )
+    let ca = TestCa::new();
+    let issued = ca.issue("armi-emulator token proxy", &[sni_name.to_string()]);
+    (ca.pem().to_string(), issued.certified_key())
 }
 
 /// The proxy's HTTP side: requests under its path prefix go to Entra ID with the prefix taken
