@@ -23,40 +23,15 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use armi_emulator::{Action, Emulator, Fault, Limit, Route, Scenario, Service};
+use armi_emulator::{Action, Emulator, Fault, Limit, Route, Scenario, Service, SplitMix64};
 
 const RSS_LIMIT_KIB: u64 = 8 * 1024;
 const WALL_SLACK: Duration = Duration::from_millis(1500);
 const MIB: usize = 1 << 20;
 
-/// splitmix64: small, seedable, the same on every machine.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len() as u64) as usize]
-    }
-
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.below(hi - lo + 1)
-    }
-}
-
 /// The seed of run `index` of the soak seeded `seed`.
 fn run_seed(seed: u64, index: usize) -> u64 {
-    Rng(seed ^ (index as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)).next()
+    SplitMix64(seed ^ (index as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)).next_u64()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -251,7 +226,7 @@ struct Plan {
 
 impl Plan {
     fn draw(index: usize, seed: u64) -> Plan {
-        let mut rng = Rng(seed);
+        let mut rng = SplitMix64(seed);
         loop {
             let cmd = rng.pick(&Cmd::ALL);
             // Mostly a route the command uses; sometimes another, which must not matter.

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use armi::http::retry::{self, Decision, Said, Tries};
 use armi_emulator::{
-    ArmLimits, ArmThrottle, ImdsCategory, ImdsLimits, ImdsThrottle, Operation, Scenario,
+    ArmLimits, ArmThrottle, ImdsCategory, ImdsLimits, ImdsThrottle, Operation, Scenario, SplitMix64,
 };
 use figures::{Client, Identity, Storm, Traffic};
 
@@ -70,19 +70,6 @@ struct Vm {
     end: Option<(i32, Duration)>,
 }
 
-/// splitmix64: small, seedable, the same on every machine.
-struct Rng(u64);
-
-impl Rng {
-    fn unit(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 /// What one simulated storm is made of.
 struct Setup<'a> {
     clients: usize,
@@ -113,7 +100,7 @@ fn simulate(setup: &Setup) -> Storm {
     let mut imds: Vec<ImdsThrottle> = (0..vm_count)
         .map(|_| ImdsThrottle::new(ImdsLimits::default(), Duration::ZERO))
         .collect();
-    let mut rng = Rng(setup.seed);
+    let mut rng = SplitMix64(setup.seed);
     let mut vms: Vec<Vm> = (0..setup.clients)
         .map(|_| {
             let start = setup.spread.mul_f64(rng.unit()) + setup.jitter.mul_f64(rng.unit());

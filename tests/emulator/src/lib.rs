@@ -89,6 +89,7 @@ mod propagation;
 mod proxy;
 mod record;
 mod relay;
+mod rng;
 mod scenario;
 mod server;
 mod service_fabric;
@@ -113,6 +114,7 @@ pub use key_vault::vault_audience;
 pub use md5::{Md5, md5};
 pub use propagation::{Attaching, PendingGrant};
 pub use record::{Recorded, Service};
+pub use rng::SplitMix64;
 pub use scenario::{
     Action, Arc, ArcRealm, CloudShellUser, Fault, Grant, Limit, LinkHost, Lro, Outcome, Role,
     Route, Scenario, TokenProxy, UserIdentity,
