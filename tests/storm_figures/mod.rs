@@ -182,6 +182,14 @@ impl Storm {
             .collect();
         done.sort();
         let t = &self.traffic;
+        let service = |name: &str, requests: u64, throttled: u64| {
+            format!(
+                "  {name:<11} {requests} requests, {throttled} answered 429: {} requests and {} \
+                 429s per success",
+                per(requests, ok),
+                per(throttled, ok)
+            )
+        };
         let mut lines = vec![
             self.title.clone(),
             format!("  clients     {n}, started within {:.2} s", secs(spread)),
@@ -190,20 +198,8 @@ impl Storm {
                 percent(ok, n),
                 codes.join(", ")
             ),
-            format!(
-                "  ARM         {} requests, {} answered 429: {} requests and {} 429s per success",
-                t.arm,
-                t.arm_429,
-                per(t.arm, ok),
-                per(t.arm_429, ok)
-            ),
-            format!(
-                "  IMDS        {} requests, {} answered 429: {} requests and {} 429s per success",
-                t.imds,
-                t.imds_429,
-                per(t.imds, ok),
-                per(t.imds_429, ok)
-            ),
+            service("ARM", t.arm, t.arm_429),
+            service("IMDS", t.imds, t.imds_429),
         ];
         lines.push(match done.last() {
             Some(last) => format!(
